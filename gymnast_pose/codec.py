@@ -1,0 +1,181 @@
+"""Codecs: keypoints <-> network output maps, shared by training (encode) and inference (decode).
+
+Symbols: K keypoints (``gymnast_pose.skeleton.K``), S the square input side in pixels, s the output stride,
+H = W = S // s the output map side. Coordinates are 0-based with pixel centres on integers. Input pixel x maps to
+the map coordinate u = (x + 0.5) / s - 0.5 and back with x = (u + 0.5) * s - 0.5.
+
+``PixelClassCodec`` is the seed formulation (Pronichkin & Kumskov, "Human pose estimation as a classification
+problem"): every output cell is classified into K + 1 classes, the K keypoints plus background (class index K).
+The target is a class-index map (H, W) that holds k at the cell of keypoint k and K everywhere else. The network's
+output, logits (K + 1, H, W), is turned into per-pixel probabilities by a softmax over classes; keypoint k is the
+cell that maximises p(k | cell), refined to sub-cell precision by the probability-weighted centroid of its 3 x 3
+neighbourhood, and its score is that maximal probability (an honest probability, not a Gaussian "confidence").
+
+``GaussianHeatmapCodec`` is the regression baseline: a target heatmap (K, H, W) per keypoint with a Gaussian of
+sigma 1.5 cells at the keypoint, fitted with MSE. Decoding uses the same arg-max + centroid refinement; the score
+is the heatmap's peak value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from gymnast_pose.skeleton import K
+
+
+@dataclass(frozen=True)
+class MapGeometry:
+    """Input side S (pixels) and output stride s; the map side is S // s."""
+
+    input_size: int = 192
+    stride: int = 4
+
+    @property
+    def map_size(self) -> int:
+        return self.input_size // self.stride
+
+    def to_map(self, xy: np.ndarray) -> np.ndarray:
+        return (np.asarray(xy, dtype=np.float64) + 0.5) / self.stride - 0.5
+
+    def to_input(self, uv):
+        return (uv + 0.5) * self.stride - 0.5
+
+
+def _refine_peaks(maps: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Arg-max per channel of ``maps`` (B, C, H, W) refined by the ``weights`` centroid around it.
+
+    Returns (uv, peak): uv (B, C, 2) sub-cell map coordinates (u = column, v = row) and peak (B, C), the value of
+    ``maps`` at the arg-max cell.
+    """
+    b, c, h, w = maps.shape
+    flat = maps.reshape(b, c, h * w)
+    peak, idx = flat.max(dim=2)
+    row = torch.div(idx, w, rounding_mode="floor")
+    col = idx - row * w
+    padded = torch.nn.functional.pad(weights.clamp_min(0), (1, 1, 1, 1))
+    offsets = torch.arange(-1, 2, device=maps.device)
+    rr = (row[..., None, None] + 1 + offsets[:, None])  # (B, C, 3, 1)
+    cc = (col[..., None, None] + 1 + offsets[None, :])  # (B, C, 1, 3)
+    rr, cc = torch.broadcast_tensors(rr, cc)
+    bi = torch.arange(b, device=maps.device)[:, None, None, None].expand_as(rr)
+    ci = torch.arange(c, device=maps.device)[None, :, None, None].expand_as(rr)
+    patch = padded[bi, ci, rr, cc].float()  # (B, C, 3, 3)
+    total = patch.sum(dim=(2, 3)).clamp_min(1e-12)
+    du = (patch * offsets[None, :].float()).sum(dim=(2, 3)) / total
+    dv = (patch * offsets[:, None].float()).sum(dim=(2, 3)) / total
+    uv = torch.stack([col.float() + du, row.float() + dv], dim=-1)
+    return uv, peak.float()
+
+
+@dataclass(frozen=True)
+class PixelClassCodec:
+    """Per-pixel (K + 1)-way classification: target (H, W) int64 class indices, background = K."""
+
+    input_size: int = 192
+    stride: int = 4
+    name: str = "pixel_class"
+
+    @property
+    def geometry(self) -> MapGeometry:
+        return MapGeometry(self.input_size, self.stride)
+
+    @property
+    def out_channels(self) -> int:
+        return K + 1
+
+    def params(self) -> dict:
+        return asdict(self)
+
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
+        """keypoints (K, 2) x, y in input pixels; visible (K,) bool -> class map (H, W) int64.
+
+        Keypoints that are not visible or fall outside the map leave the map untouched (background). When two
+        keypoints land on one cell, the later index wins.
+        """
+        side = self.geometry.map_size
+        target = np.full((side, side), K, dtype=np.int64)
+        cells = np.rint(self.geometry.to_map(keypoints)).astype(np.int64)
+        for k in range(K):
+            u, v = cells[k]
+            if visible[k] and 0 <= u < side and 0 <= v < side:
+                target[v, u] = k
+        return target
+
+    def probabilities(self, output: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K + 1, H, W) -> per-pixel class probabilities of the same shape (softmax over classes)."""
+        return torch.softmax(output.float(), dim=1)
+
+    @torch.no_grad()
+    def decode_batch(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (B, K + 1, H, W) -> keypoints (B, K, 2) in input pixels and scores (B, K) in [0, 1]."""
+        probs = self.probabilities(output)[:, :K]
+        uv, peak = _refine_peaks(probs, probs)
+        xy = self.geometry.to_input(uv)
+        return xy.cpu().numpy().astype(np.float32), peak.cpu().numpy().astype(np.float32)
+
+    def decode(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (K + 1, H, W) of one image -> keypoints (K, 2) and scores (K,)."""
+        xy, score = self.decode_batch(output[None])
+        return xy[0], score[0]
+
+
+@dataclass(frozen=True)
+class GaussianHeatmapCodec:
+    """Regression baseline: target heatmaps (K, H, W) float32 with Gaussians of ``sigma`` cells, peak 1."""
+
+    input_size: int = 192
+    stride: int = 4
+    sigma: float = 1.5
+    name: str = "gaussian_heatmap"
+
+    @property
+    def geometry(self) -> MapGeometry:
+        return MapGeometry(self.input_size, self.stride)
+
+    @property
+    def out_channels(self) -> int:
+        return K
+
+    def params(self) -> dict:
+        return asdict(self)
+
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
+        """keypoints (K, 2) in input pixels; visible (K,) bool -> heatmaps (K, H, W); invisible joints are all zero."""
+        side = self.geometry.map_size
+        uv = self.geometry.to_map(keypoints)
+        grid = np.arange(side, dtype=np.float64)
+        gx = np.exp(-((grid[None, :] - uv[:, :1]) ** 2) / (2 * self.sigma**2))  # (K, W)
+        gy = np.exp(-((grid[None, :] - uv[:, 1:]) ** 2) / (2 * self.sigma**2))  # (K, H)
+        maps = gy[:, :, None] * gx[:, None, :]
+        inside = (uv >= -0.5).all(axis=1) & (uv < side - 0.5).all(axis=1)
+        maps[~(np.asarray(visible, dtype=bool) & inside)] = 0.0
+        return maps.astype(np.float32)
+
+    def probabilities(self, output: torch.Tensor) -> torch.Tensor:
+        """Heatmaps (B, K, H, W) as they are (the regression outputs are not probabilities)."""
+        return output.float()
+
+    @torch.no_grad()
+    def decode_batch(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmaps (B, K, H, W) -> keypoints (B, K, 2) in input pixels and scores (B, K) = peak heights."""
+        maps = output.float()
+        uv, peak = _refine_peaks(maps, maps)
+        xy = self.geometry.to_input(uv)
+        return xy.cpu().numpy().astype(np.float32), peak.cpu().numpy().astype(np.float32)
+
+    def decode(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        xy, score = self.decode_batch(output[None])
+        return xy[0], score[0]
+
+
+CODECS = {"pixel_class": PixelClassCodec, "gaussian_heatmap": GaussianHeatmapCodec}
+
+
+def codec_from_params(params: dict):
+    """Rebuild a codec from ``codec.params()`` (as stored in checkpoints)."""
+    params = dict(params)
+    cls = CODECS[params.pop("name")]
+    return cls(**params)

@@ -1,0 +1,220 @@
+"""The pose network and its self-describing checkpoints.
+
+``PoseNet`` is a small fully-convolutional encoder-decoder: an inverted-residual (MobileNetV2-style) encoder down
+to stride 32 for context, a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps.
+Input: RGB float (B, 3, S, S) normalised by ``normalize_images``; output: (B, C, S/4, S/4) where C = K + 1 logits
+for the pixel-classification codec or K heatmaps for the regression baseline.
+
+A checkpoint is a plain dict that torch.load(..., weights_only=True) can read: the weights, the model config, the
+codec parameters, the skeleton's joint names, training metrics and a format version. ``load_checkpoint`` rebuilds
+network and codec from the file alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gymnast_pose.codec import codec_from_params
+from gymnast_pose.skeleton import JOINT_NAMES
+
+CHECKPOINT_FORMAT = 1
+IMAGE_MEAN = (0.485, 0.456, 0.406)
+IMAGE_STD = (0.229, 0.224, 0.225)
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing, unreadable, corrupt, or not a gymnast_pose checkpoint."""
+
+
+@dataclass
+class PoseNetConfig:
+    """Architecture of ``PoseNet``: stage widths, blocks per stage, expansion, decoder width, output channels."""
+
+    out_channels: int = 15
+    stem_channels: int = 16
+    stage_channels: tuple[int, ...] = (24, 48, 128, 320)  # strides 4, 8, 16, 32
+    stage_blocks: tuple[int, ...] = (2, 3, 6, 4)
+    expansion: int = 4
+    decoder_channels: int = 96
+
+    def __post_init__(self):
+        self.stage_channels = tuple(self.stage_channels)
+        self.stage_blocks = tuple(self.stage_blocks)
+
+
+def _conv_bn_act(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, act: bool = True):
+    layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(nn.ReLU6(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class InvertedResidual(nn.Module):
+    """1x1 expand -> 3x3 depthwise (stride 1 or 2) -> 1x1 project, with a residual when shapes match."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expansion: int):
+        super().__init__()
+        hidden = cin * expansion
+        self.block = nn.Sequential(
+            _conv_bn_act(cin, hidden, 1),
+            _conv_bn_act(hidden, hidden, 3, stride, groups=hidden),
+            _conv_bn_act(hidden, cout, 1, act=False),
+        )
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.block(x)
+        return x + y if self.residual else y
+
+
+class PoseNet(nn.Module):
+    """(B, 3, S, S) normalised RGB -> (B, out_channels, S/4, S/4)."""
+
+    def __init__(self, config: PoseNetConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.stem = _conv_bn_act(3, c.stem_channels, 3, 2)
+        stages, cin = [], c.stem_channels
+        for cout, blocks in zip(c.stage_channels, c.stage_blocks):
+            layers = [InvertedResidual(cin, cout, 2, c.expansion)]
+            layers += [InvertedResidual(cout, cout, 1, c.expansion) for _ in range(blocks - 1)]
+            stages.append(nn.Sequential(*layers))
+            cin = cout
+        self.stages = nn.ModuleList(stages)
+        d = c.decoder_channels
+        self.laterals = nn.ModuleList([_conv_bn_act(ch, d, 1) for ch in c.stage_channels])
+        self.smooth = nn.ModuleList([_conv_bn_act(d, d, 3, groups=d) for _ in c.stage_channels[:-1]])
+        self.head = nn.Sequential(_conv_bn_act(d, d, 3), nn.Conv2d(d, c.out_channels, 1))
+
+    def forward(self, x):
+        feats = []
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        y = self.laterals[-1](feats[-1])
+        for i in range(len(feats) - 2, -1, -1):
+            y = nn.functional.interpolate(y, size=feats[i].shape[-2:], mode="nearest")
+            y = self.smooth[i](y + self.laterals[i](feats[i]))
+        return self.head(y)
+
+
+def normalize_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB (B, S, S, 3) or (B, 3, S, S) -> float (B, 3, S, S) normalised with ImageNet mean/std."""
+    if images.shape[-1] == 3:
+        images = images.permute(0, 3, 1, 2)
+    x = images.float().div_(255.0)
+    mean = torch.tensor(IMAGE_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGE_STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def save_checkpoint(path, model: PoseNet, codec, metrics: dict | None = None, training: dict | None = None,
+                    extra: dict | None = None, half: bool = False) -> None:
+    """Write a self-describing checkpoint atomically (temporary file + rename).
+
+    ``half`` stores floating weights as float16 (half the size; they are cast back to float32 on load).
+    """
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+             for k, v in model.state_dict().items()}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "kind": "gymnast_pose.PoseNet",
+        "model_config": asdict(model.config),
+        "codec": codec.params(),
+        "joint_names": list(JOINT_NAMES),
+        "state_dict": state,
+        "metrics": metrics or {},
+        "training": training or {},
+    }
+    if extra:
+        payload.update(extra)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference with the codec that decodes its output, and the checkpoint's metadata."""
+
+    network: PoseNet
+    codec: object
+    path: Path
+    metadata: dict = field(default_factory=dict)
+    sha256: str = ""
+
+
+def read_checkpoint(path) -> dict:
+    """Read a checkpoint dict, turning every way it can fail into a ``ModelFileError`` with a clear message."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"Model file not found: {path}")
+    if not path.is_file():
+        raise ModelFileError(f"Model path is not a file: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        raise ModelFileError(f"Model file {path} is corrupt or not a PyTorch checkpoint ({exc.__class__.__name__}).") from exc
+    if not isinstance(payload, dict) or payload.get("kind") != "gymnast_pose.PoseNet":
+        raise ModelFileError(f"{path} is not a gymnast_pose model checkpoint.")
+    if payload.get("format", 0) > CHECKPOINT_FORMAT:
+        raise ModelFileError(f"{path} was written by a newer gymnast_pose (format {payload['format']}); please upgrade.")
+    if list(payload.get("joint_names", [])) != list(JOINT_NAMES):
+        raise ModelFileError(f"{path} was trained for other keypoints: {payload.get('joint_names')}")
+    return payload
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_checkpoint(path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network (eval mode, float32) and its codec from a checkpoint file."""
+    payload = read_checkpoint(path)
+    try:
+        network = PoseNet(PoseNetConfig(**payload["model_config"]))
+        state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
+        network.load_state_dict(state)
+        codec = codec_from_params(payload["codec"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"Model file {path} does not match this version of gymnast_pose: {exc}") from exc
+    network.eval().to(device)
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    return LoadedModel(network, codec, Path(path), meta, file_sha256(path))
+
+
+def bundled_model_path() -> Path:
+    """The model shipped in resources/ (override with the GYMNAST_POSE_MODEL environment variable)."""
+    env = os.environ.get("GYMNAST_POSE_MODEL")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "resources" / "gymnast_pose.pt", here.parent / "resources" / "gymnast_pose.pt"):
+        if candidate.exists():
+            return candidate
+    return here.parent / "resources" / "gymnast_pose.pt"
+
+
+def as_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
