@@ -104,6 +104,20 @@ class PixelClassCodec:
                 target[v, u] = k
         return target
 
+    def encode_batch(self, keypoints: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Torch version of ``encode`` for training: keypoints (B, K, 2), visible (B, K) -> (B, H, W) int64."""
+        side = self.geometry.map_size
+        b = keypoints.shape[0]
+        cells = torch.round((keypoints + 0.5) / self.stride - 0.5).long()
+        ok = visible & (cells >= 0).all(dim=2) & (cells < side).all(dim=2)
+        flat = cells[..., 1] * side + cells[..., 0]
+        target = torch.full((b, side * side), K, dtype=torch.long, device=keypoints.device)
+        rows = torch.arange(b, device=keypoints.device)
+        for k in range(K):
+            sel = ok[:, k]
+            target[rows[sel], flat[sel, k]] = k
+        return target.view(b, side, side)
+
     def probabilities(self, output: torch.Tensor) -> torch.Tensor:
         """Logits (B, K + 1, H, W) -> per-pixel class probabilities of the same shape (softmax over classes)."""
         return torch.softmax(output.float(), dim=1)
@@ -153,6 +167,16 @@ class GaussianHeatmapCodec:
         inside = (uv >= -0.5).all(axis=1) & (uv < side - 0.5).all(axis=1)
         maps[~(np.asarray(visible, dtype=bool) & inside)] = 0.0
         return maps.astype(np.float32)
+
+    def encode_batch(self, keypoints: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Torch version of ``encode`` for training: keypoints (B, K, 2), visible (B, K) -> (B, K, H, W) float32."""
+        side = self.geometry.map_size
+        uv = (keypoints.float() + 0.5) / self.stride - 0.5
+        grid = torch.arange(side, device=keypoints.device, dtype=torch.float32)
+        gx = torch.exp(-((grid - uv[..., :1]) ** 2) / (2 * self.sigma**2))  # (B, K, W)
+        gy = torch.exp(-((grid - uv[..., 1:]) ** 2) / (2 * self.sigma**2))  # (B, K, H)
+        inside = ((uv >= -0.5) & (uv < side - 0.5)).all(dim=2) & visible
+        return gy[..., :, None] * gx[..., None, :] * inside[..., None, None].float()
 
     def probabilities(self, output: torch.Tensor) -> torch.Tensor:
         """Heatmaps (B, K, H, W) as they are (the regression outputs are not probabilities)."""

@@ -1,0 +1,250 @@
+"""Train the gymnast_pose network: one readable loop, CPU or CUDA, either formulation.
+
+Example (the bundled model's recipe is in resources/MODEL_CARD.md):
+
+    python -m model_training.crop_store lsp:../shared/data/lspet:1-9000 --out data_cache/lspet_train_192.npz
+    python -m model_training.train --store data_cache/lspet_train_192.npz --out runs/cls --epochs 120
+
+Every epoch it logs loss and validation PCK (on crops named by ``--val-range``, held out from training), and writes
+``last.pt`` and ``best.pt`` (self-describing checkpoints, see gymnast_pose.model) plus ``resume.pt`` (optimiser and
+schedule state) to ``--out``. ``--resume runs/cls/resume.pt`` continues a run; ``--init`` starts from another
+checkpoint's weights with a fresh schedule. Mixed precision (bfloat16) is used on CUDA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gymnast_pose.codec import GaussianHeatmapCodec, PixelClassCodec
+from gymnast_pose.losses import HeatmapMSELoss, PixelClassLoss
+from gymnast_pose.model import PoseNet, PoseNetConfig, count_parameters, load_checkpoint, save_checkpoint
+from gymnast_pose.skeleton import PCK_TORSO_PAIR, K
+from model_training.augment import AugmentConfig, augment_batch
+from model_training.crop_store import CropStore
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+@dataclass
+class TrainConfig:
+    store: str = "data_cache/lspet_train_192.npz"
+    out: str = "runs/pixel_class"
+    formulation: str = "pixel_class"  # or gaussian_heatmap
+    hard_negative_mining: bool = True
+    balanced: bool = True
+    neg_pos_ratio: float = 3.0
+    input_size: int = 192
+    val_range: str = "8801-9000"  # LSPET image numbers kept out of training for monitoring
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    time_limit_min: float = 0.0  # stop early (after a checkpoint) when exceeded; 0 = no limit
+    schedule_min: float = 0.0  # if > 0: the LR schedule runs on wall-clock time and training ends after this long
+    probe_s: float = 0.0  # if > 0: only measure training images/s for this long, print it and exit
+    seed: int = 0
+    device: str = "auto"
+    resume: str = ""
+    init: str = ""
+    model: dict = field(default_factory=dict)
+    augment: dict = field(default_factory=dict)
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def make_codec_and_loss(cfg: TrainConfig):
+    if cfg.formulation == "pixel_class":
+        codec = PixelClassCodec(cfg.input_size, 4)
+        return codec, PixelClassLoss(K, cfg.hard_negative_mining, cfg.neg_pos_ratio, cfg.balanced)
+    if cfg.formulation == "gaussian_heatmap":
+        return GaussianHeatmapCodec(cfg.input_size, 4, 1.5), HeatmapMSELoss()
+    raise ValueError(f"unknown formulation {cfg.formulation}")
+
+
+def split_indices(names: np.ndarray, val_range: str) -> tuple[np.ndarray, np.ndarray]:
+    first, last = (int(v) for v in val_range.split("-"))
+    numbers = np.array([int("".join(ch for ch in str(n) if ch.isdigit()) or -1) for n in names])
+    is_val = (numbers >= first) & (numbers <= last)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def pck(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """PCK per joint: pred, gt (N, K, 2); labelled (N, K). Torso = l_shoulder to r_hip (LSP), other diagonal as
+    fallback; images with neither are skipped. Returns (hits (K,), counts (K,))."""
+    a, b = PCK_TORSO_PAIR
+    torso = np.where(labelled[:, a] & labelled[:, b], np.linalg.norm(gt[:, a] - gt[:, b], axis=1), np.nan)
+    other = np.linalg.norm(gt[:, 8] - gt[:, 3], axis=1)
+    torso = np.where(np.isnan(torso) & labelled[:, 8] & labelled[:, 3], other, torso)
+    ok = labelled & ~np.isnan(torso)[:, None]
+    err = np.linalg.norm(pred - gt, axis=2)
+    hits = (err <= alpha * np.nan_to_num(torso, nan=0.0)[:, None]) & ok
+    return hits.sum(0), ok.sum(0)
+
+
+def to_network_input(x01: torch.Tensor) -> torch.Tensor:
+    return (x01 - MEAN.to(x01.device)) / STD.to(x01.device)
+
+
+@torch.no_grad()
+def validate(network, codec, store_t, idx, cfg, device) -> dict:
+    network.eval()
+    preds, gts, labs = [], [], []
+    for start in range(0, len(idx), 128):
+        sel = torch.as_tensor(idx[start:start + 128], device=device)
+        x, kp, vis = augment_batch(store_t["images"][sel], store_t["keypoints"][sel], store_t["labelled"][sel],
+                                   store_t["valid"][sel], cfg.input_size, AugmentConfig(), train=False)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out = network(to_network_input(x).contiguous(memory_format=torch.channels_last))
+        xy, _ = codec.decode_batch(out)
+        preds.append(xy)
+        gts.append(kp.cpu().numpy())
+        labs.append(store_t["labelled"][sel].cpu().numpy())
+    pred, gt, lab = np.concatenate(preds), np.concatenate(gts), np.concatenate(labs)
+    h2, n2 = pck(pred, gt, lab, 0.2)
+    h1, n1 = pck(pred, gt, lab, 0.1)
+    network.train()
+    return {"val_pck@0.2": float(h2.sum() / max(n2.sum(), 1)), "val_pck@0.1": float(h1.sum() / max(n1.sum(), 1))}
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(cfg: TrainConfig, command: str = ""):
+    """Run training; yields one dict of metrics per epoch (a generator, so callers can show progress)."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    device = pick_device(cfg.device)
+    torch.backends.cudnn.benchmark = True
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = CropStore(cfg.store)
+    train_idx, val_idx = split_indices(store.names, cfg.val_range)
+    store_t = {"images": torch.from_numpy(store.images).to(device),
+               "keypoints": torch.from_numpy(store.keypoints).to(device),
+               "labelled": torch.from_numpy(store.labelled).to(device),
+               "valid": torch.from_numpy(store.valid).to(device)}
+    codec, loss_fn = make_codec_and_loss(cfg)
+    model_cfg = PoseNetConfig(**{**cfg.model, "out_channels": codec.out_channels})
+    network = PoseNet(model_cfg).to(device).to(memory_format=torch.channels_last)
+    if cfg.init:
+        network.load_state_dict(load_checkpoint(cfg.init).network.state_dict())
+    aug_cfg = AugmentConfig(**cfg.augment)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = len(train_idx) // cfg.batch_size
+    total_steps, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    start_epoch, history, best = 0, [], -1.0
+    if cfg.resume:
+        state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
+        network.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history, best = state["epoch"], state["history"], state["best"]
+        torch.set_rng_state(state["rng"])
+    summary = {"command": command, "config": asdict(cfg), "device": str(device),
+               "parameters": count_parameters(network), "train_images": len(train_idx), "val_images": len(val_idx)}
+    t_start = time.time()
+    warmup_s = 30.0
+    if cfg.probe_s:
+        t_start = time.time()
+    network.train()
+    epochs = 10**6 if cfg.schedule_min or cfg.probe_s else cfg.epochs
+    done = False
+    for epoch in range(start_epoch, epochs):
+        t0, losses = time.time(), []
+        order = torch.randperm(len(train_idx))
+        for i in range(steps_per_epoch):
+            step = epoch * steps_per_epoch + i
+            elapsed = time.time() - t_start
+            if cfg.probe_s and elapsed > cfg.probe_s:
+                yield {"probe_images_per_s": round(i * cfg.batch_size / (time.time() - t0), 1)}
+                return
+            if cfg.schedule_min:
+                done = elapsed > cfg.schedule_min * 60
+                lr = lr_at(int(elapsed * 1000), int(cfg.schedule_min * 60000), int(warmup_s * 1000), cfg.lr)
+            else:
+                lr = lr_at(step, total_steps, warmup, cfg.lr)
+            if done:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            sel = torch.as_tensor(train_idx[order[i * cfg.batch_size:(i + 1) * cfg.batch_size].numpy()],
+                                  device=device)
+            x, kp, vis = augment_batch(store_t["images"][sel], store_t["keypoints"][sel], store_t["labelled"][sel],
+                                       store_t["valid"][sel], cfg.input_size, aug_cfg)
+            target = codec.encode_batch(kp, vis)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                output = network(to_network_input(x).contiguous(memory_format=torch.channels_last))
+            loss = loss_fn(output, target) if cfg.formulation == "pixel_class" else loss_fn(output, target, vis)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
+            optimizer.step()
+            losses.append(loss.detach())
+        if not losses:
+            break
+        metrics = {"epoch": epoch + 1, "loss": float(torch.stack(losses).mean()),
+                   "seconds": round(time.time() - t0, 1), "lr": optimizer.param_groups[0]["lr"],
+                   "images_per_s": round(len(losses) * cfg.batch_size / (time.time() - t0), 1),
+                   "elapsed_min": round((time.time() - t_start) / 60, 2)}
+        metrics.update(validate(network, codec, store_t, val_idx, cfg, device))
+        history.append(metrics)
+        training = {**summary, "epochs_done": epoch + 1, "history": history}
+        save_checkpoint(out / "last.pt", network, codec, metrics, training)
+        if metrics["val_pck@0.2"] > best:
+            best = metrics["val_pck@0.2"]
+            save_checkpoint(out / "best.pt", network, codec, metrics, training)
+        torch.save({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                    "history": history, "best": best, "rng": torch.get_rng_state()}, out / "resume.pt")
+        with open(out / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(metrics) + "\n")
+        yield metrics
+        if done or cfg.time_limit_min and time.time() - t_start > cfg.time_limit_min * 60:
+            break
+
+
+def parse_args(argv=None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in fields(TrainConfig):
+        if f.name in ("model", "augment"):
+            parser.add_argument(f"--{f.name}", type=json.loads, default={}, help=f"JSON overrides of {f.name} config")
+        elif f.type in ("bool", bool):
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=lambda s: s.lower() in ("1", "true", "yes", "on"),
+                                default=f.default, help=f"on/off (default {f.default})")
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def main(argv=None):
+    cfg = parse_args(argv)
+    command = "python -m model_training.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    for m in train(cfg, command):
+        print(json.dumps(m), flush=True)
+
+
+if __name__ == "__main__":
+    main()
