@@ -12,8 +12,8 @@ cell that maximises p(k | cell), refined to sub-cell precision by the probabilit
 neighbourhood, and its score is that maximal probability (an honest probability, not a Gaussian "confidence").
 
 ``GaussianHeatmapCodec`` is the regression baseline: a target heatmap (K, H, W) per keypoint with a Gaussian of
-sigma 1.5 cells at the keypoint, fitted with MSE. Decoding uses the same arg-max + centroid refinement; the score
-is the heatmap's peak value.
+sigma 1.5 cells at the keypoint, fitted with MSE. Decoding takes the arg-max and refines it with a parabola through the
+log of the neighbouring values (exact for a Gaussian); the score is the heatmap's peak value.
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ class MapGeometry:
         return (uv + 0.5) * self.stride - 0.5
 
 
-def _refine_peaks(maps: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Arg-max per channel of ``maps`` (B, C, H, W) refined by the ``weights`` centroid around it.
+def _refine_peaks(maps: torch.Tensor, weights: torch.Tensor, mode: str = "centroid"):
+    """Arg-max per channel of ``maps`` (B, C, H, W) refined to sub-cell precision around it.
 
+    ``centroid``: the ``weights``-weighted mean position of the 3 x 3 neighbourhood (for probabilities).
+    ``log_parabola``: per axis, the vertex of a parabola through the log of the three values (exact for a Gaussian).
     Returns (uv, peak): uv (B, C, 2) sub-cell map coordinates (u = column, v = row) and peak (B, C), the value of
     ``maps`` at the arg-max cell.
     """
@@ -63,6 +65,17 @@ def _refine_peaks(maps: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tens
     bi = torch.arange(b, device=maps.device)[:, None, None, None].expand_as(rr)
     ci = torch.arange(c, device=maps.device)[None, :, None, None].expand_as(rr)
     patch = padded[bi, ci, rr, cc].float()  # (B, C, 3, 3)
+    if mode == "log_parabola":
+        logp = patch.clamp_min(1e-6).log()
+
+        def vertex(lm, l0, lp):
+            curvature = lm - 2 * l0 + lp
+            offset = 0.5 * (lm - lp) / torch.where(curvature < -1e-6, curvature, torch.full_like(curvature, -1e6))
+            return offset.clamp(-0.5, 0.5)
+
+        du = vertex(logp[..., 1, 0], logp[..., 1, 1], logp[..., 1, 2])
+        dv = vertex(logp[..., 0, 1], logp[..., 1, 1], logp[..., 2, 1])
+        return torch.stack([col.float() + du, row.float() + dv], dim=-1), peak.float()
     total = patch.sum(dim=(2, 3)).clamp_min(1e-12)
     du = (patch * offsets[None, :].float()).sum(dim=(2, 3)) / total
     dv = (patch * offsets[:, None].float()).sum(dim=(2, 3)) / total
@@ -125,7 +138,12 @@ class PixelClassCodec:
     @torch.no_grad()
     def decode_batch(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Logits (B, K + 1, H, W) -> keypoints (B, K, 2) in input pixels and scores (B, K) in [0, 1]."""
-        probs = self.probabilities(output)[:, :K]
+        return self.decode_maps(self.probabilities(output))
+
+    @torch.no_grad()
+    def decode_maps(self, probs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (B, K + 1, H, W) (e.g. averaged over test-time flips) -> keypoints, scores as above."""
+        probs = probs[:, :K]
         uv, peak = _refine_peaks(probs, probs)
         xy = self.geometry.to_input(uv)
         return xy.cpu().numpy().astype(np.float32), peak.cpu().numpy().astype(np.float32)
@@ -185,8 +203,13 @@ class GaussianHeatmapCodec:
     @torch.no_grad()
     def decode_batch(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps (B, K, H, W) -> keypoints (B, K, 2) in input pixels and scores (B, K) = peak heights."""
-        maps = output.float()
-        uv, peak = _refine_peaks(maps, maps)
+        return self.decode_maps(output)
+
+    @torch.no_grad()
+    def decode_maps(self, maps: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmaps (B, K, H, W) -> keypoints (B, K, 2), scores (B, K)."""
+        maps = maps.float()
+        uv, peak = _refine_peaks(maps, maps, mode="log_parabola")
         xy = self.geometry.to_input(uv)
         return xy.cpu().numpy().astype(np.float32), peak.cpu().numpy().astype(np.float32)
 

@@ -97,7 +97,8 @@ def read_folder(folder) -> list[Sample]:
     for stem, triples in sorted(labels.items()):
         arr = np.asarray(triples, dtype=np.float32)
         if arr.shape != (K, 3):
-            raise ValueError(f"{folder / 'keypoints.json'}: '{stem}' needs {K} [x, y, v] triples ({', '.join(JOINT_NAMES)})")
+            raise ValueError(
+                f"{folder / 'keypoints.json'}: '{stem}' needs {K} [x, y, v] triples ({', '.join(JOINT_NAMES)})")
         if stem not in images:
             raise FileNotFoundError(f"{folder}: no image named '{stem}' for its labels")
         samples.append(Sample(images[stem], arr[:, :2].copy(), arr[:, 2] > 0.5, stem))

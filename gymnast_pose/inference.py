@@ -1,0 +1,158 @@
+"""Run the pose network on image regions: the single-image path that the video estimator reuses.
+
+A ``Region`` is a square of an image, possibly rotated: centre (cx, cy) and side in image pixels, and an angle in
+degrees (counter-clockwise rotation of the image content before cropping; 180 turns an upside-down athlete upright).
+``PosePredictor`` warps each region to the network's input (S x S, default the checkpoint's ``inference_size``), runs
+the network in batches, decodes with the checkpoint's own codec, and maps the keypoints back to image pixels.
+
+Outputs: keypoints (N, K, 2) float32 x, y in image pixels and scores (N, K) float32 in [0, 1] (for the
+pixel-classification model: the probability of the keypoint's class at the chosen pixel).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from gymnast_pose.model import LoadedModel, bundled_model_path, fuse_batchnorm, load_checkpoint, normalize_images
+from gymnast_pose.skeleton import FLIP_PERMUTATION, K
+
+PAD_VALUE = (127, 127, 127)
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; anything else is passed to torch.device."""
+    if preference != "auto":
+        if preference.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError("CUDA was requested but no CUDA GPU is available to PyTorch.")
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A square region: centre (cx, cy) and side in image pixels, rotation angle in degrees."""
+
+    cx: float
+    cy: float
+    side: float
+    angle: float = 0.0
+
+    @classmethod
+    def whole_image(cls, width: int, height: int) -> Region:
+        """The letterbox region: the whole image, centred, padded to a square."""
+        return cls((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
+
+    def matrix(self, out_size: int) -> np.ndarray:
+        """2 x 3 affine from image pixels to crop pixels (pixel centres on integers)."""
+        scale = out_size / self.side
+        m = cv2.getRotationMatrix2D((self.cx, self.cy), self.angle, scale)
+        m[:, 2] += (out_size - 1) / 2 - np.array([self.cx, self.cy])
+        return m
+
+
+def crop_regions(image: np.ndarray, regions: list[Region], out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """image (H, W, 3) uint8 -> crops (N, S, S, 3) uint8 and matrices (N, 2, 3) image -> crop."""
+    crops, mats = [], []
+    for r in regions:
+        m = r.matrix(out_size)
+        interp = cv2.INTER_AREA if r.side > 2 * out_size else cv2.INTER_LINEAR
+        crops.append(cv2.warpAffine(image, m, (out_size, out_size), flags=interp, borderMode=cv2.BORDER_CONSTANT,
+                                    borderValue=PAD_VALUE))
+        mats.append(m)
+    return np.stack(crops), np.stack(mats)
+
+
+def crop_to_image(xy: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Keypoints (N, K, 2) in crop pixels -> image pixels, through the inverses of matrices (N, 2, 3)."""
+    out = np.empty_like(xy)
+    for i, m in enumerate(matrices):
+        inv = cv2.invertAffineTransform(m)
+        out[i] = xy[i] @ inv[:, :2].T + inv[:, 2]
+    return out
+
+
+class PosePredictor:
+    """The bundled (or a given) model, ready to run on crops and image regions.
+
+    ``half`` (default: on CUDA) runs in float16; ``flip`` averages the probabilities of each crop and its mirror
+    image (about twice the cost, a little more accurate).
+    """
+
+    def __init__(self, model_path=None, device: str = "auto", input_size: int | None = None,
+                 half: bool | None = None, flip: bool = False, batch_size: int = 32):
+        self.device = select_device(device)
+        self.loaded: LoadedModel = load_checkpoint(model_path or bundled_model_path(), "cpu")
+        self.codec = self.loaded.codec
+        meta = self.loaded.metadata.get("inference", {})
+        self.input_size = int(input_size or meta.get("input_size") or self.codec.input_size)
+        if self.input_size % 32:
+            raise ValueError(f"input size must be a multiple of 32, got {self.input_size}")
+        self.half = (self.device.type == "cuda") if half is None else half
+        self.flip = flip
+        self.batch_size = batch_size
+        network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
+        network = network.to(self.device).to(memory_format=torch.channels_last)
+        self.network = network.half() if self.half else network
+        if self.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+            torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+    @property
+    def model_hash(self) -> str:
+        return self.loaded.sha256
+
+    @torch.inference_mode()
+    def probability_maps(self, crops: np.ndarray) -> torch.Tensor:
+        """crops (N, S, S, 3) uint8 RGB -> maps (N, C, S/4, S/4) float32 (probabilities or heatmaps)."""
+        maps = []
+        for start in range(0, len(crops), self.batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.batch_size])).to(self.device)
+            x = normalize_images(batch).contiguous(memory_format=torch.channels_last)
+            x = x.half() if self.half else x
+            out = self.codec.probabilities(self.network(x))
+            if self.flip:
+                flipped = self.codec.probabilities(self.network(x.flip(-1))).flip(-1)
+                perm = list(FLIP_PERMUTATION) + list(range(K, flipped.shape[1]))
+                out = (out + flipped[:, perm]) / 2
+            maps.append(out.float())
+        return torch.cat(maps) if maps else torch.empty(0)
+
+    def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """crops (N, S, S, 3) uint8 RGB -> keypoints (N, K, 2) in crop pixels, scores (N, K)."""
+        if len(crops) == 0:
+            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
+        return self.codec.decode_maps(self.probability_maps(crops))
+
+    def predict_regions(self, image: np.ndarray, regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
+        """image (H, W, 3) uint8 RGB and N regions -> keypoints (N, K, 2) in image pixels, scores (N, K)."""
+        crops, mats = crop_regions(image, regions, self.input_size)
+        xy, scores = self.predict_crops(crops)
+        return crop_to_image(xy, mats), scores
+
+    def predict_image(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One image treated as one person's crop (letterboxed) -> keypoints (K, 2) image pixels, scores (K,)."""
+        h, w = image.shape[:2]
+        xy, scores = self.predict_regions(image, [Region.whole_image(w, h)])
+        return xy[0], scores[0]
+
+    def predict_images(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Several whole images, batched -> keypoints (N, K, 2) in each image's pixels, scores (N, K)."""
+        crops, mats = [], []
+        for image in images:
+            c, m = crop_regions(image, [Region.whole_image(image.shape[1], image.shape[0])], self.input_size)
+            crops.append(c[0])
+            mats.append(m[0])
+        if not crops:
+            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
+        xy, scores = self.predict_crops(np.stack(crops))
+        return crop_to_image(xy, np.stack(mats)), scores

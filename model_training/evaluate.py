@@ -1,0 +1,129 @@
+"""Evaluate a checkpoint: PCK@0.2 and PCK@0.1 per joint (LSP torso convention) on any supported dataset.
+
+Each image is treated as one person's crop, exactly as ``gymnast-pose pose`` does: the whole image is letterboxed
+to the network's input, no ground-truth box is used. A joint is correct when its error is at most alpha x the
+distance between l_shoulder and r_hip (the LSP convention; the other diagonal, r_shoulder to l_hip, stands in when
+one of them is not labelled, and images with neither are skipped). Only labelled joints count.
+
+    python -m model_training.evaluate --model resources/gymnast_pose.pt --data lsp:../shared/data/lspet:9001-10000
+
+``--json`` writes the per-joint table and predictions; ``--mediapipe`` also runs MediaPipe Pose on the same images
+(requires ``mediapipe==0.10.14``; see model_training/mediapipe_anchor.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gymnast_pose.inference import PosePredictor
+from gymnast_pose.skeleton import JOINT_NAMES, K, PCK_TORSO_PAIR
+from model_training.datasets import Sample, read_dataset
+
+LIMB_JOINTS = tuple(range(12))  # every joint but neck and head_top (not defined in COCO/MediaPipe)
+
+
+def torso_lengths(gt: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    """gt (N, K, 2), labelled (N, K) -> torso length (N,) by the LSP convention, NaN where undefined."""
+    a, b = PCK_TORSO_PAIR
+    main = np.linalg.norm(gt[:, a] - gt[:, b], axis=1)
+    other = np.linalg.norm(gt[:, 8] - gt[:, 3], axis=1)
+    torso = np.where(labelled[:, a] & labelled[:, b], main, np.nan)
+    return np.where(np.isnan(torso) & labelled[:, 8] & labelled[:, 3], other, torso)
+
+
+def pck_table(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, found: np.ndarray | None = None) -> dict:
+    """pred, gt (N, K, 2); labelled (N, K); found (N,) False where a method returned no person (counted wrong).
+
+    Returns {"pck@0.2": {joint: value, "all": v, "limbs": v}, "pck@0.1": {...}, "images": n, "joints": m}.
+    """
+    torso = torso_lengths(gt, labelled)
+    ok = labelled & ~np.isnan(torso)[:, None]
+    err = np.linalg.norm(np.nan_to_num(pred, nan=1e9) - gt, axis=2)
+    if found is not None:
+        err[~found] = np.inf
+    table = {"images": int((~np.isnan(torso)).sum()), "joints": int(ok.sum())}
+    for alpha in (0.2, 0.1):
+        hit = (err <= alpha * np.nan_to_num(torso, nan=0)[:, None]) & ok
+        row = {name: float(hit[:, k].sum() / max(ok[:, k].sum(), 1)) for k, name in enumerate(JOINT_NAMES)}
+        row["all"] = float(hit.sum() / max(ok.sum(), 1))
+        limbs = list(LIMB_JOINTS)
+        row["limbs"] = float(hit[:, limbs].sum() / max(ok[:, limbs].sum(), 1))
+        table[f"pck@{alpha}"] = row
+    return table
+
+
+def load_rgb(sample: Sample) -> np.ndarray:
+    image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"cannot read {sample.image_path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def predict_samples(predictor: PosePredictor, samples: list[Sample], batch: int = 64):
+    """Run the predictor on whole images -> keypoints (N, K, 2), scores (N, K), images/s."""
+    preds, scores, t0 = [], [], time.perf_counter()
+    for start in range(0, len(samples), batch):
+        images = [load_rgb(s) for s in samples[start:start + batch]]
+        xy, sc = predictor.predict_images(images)
+        preds.append(xy)
+        scores.append(sc)
+    rate = len(samples) / (time.perf_counter() - t0)
+    return np.concatenate(preds), np.concatenate(scores), rate
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """Markdown table: one row per joint (+ all, limbs), one PCK@0.2 / PCK@0.1 column pair per method."""
+    methods = list(results)
+    head = "| joint | " + " | ".join(f"{m} PCK@0.2 | {m} PCK@0.1" for m in methods) + " |"
+    lines = [head, "|---" * (1 + 2 * len(methods)) + "|"]
+    for name in (*JOINT_NAMES, "limbs", "all"):
+        cells = [f"{results[m]['pck@0.2'][name]:.3f} | {results[m]['pck@0.1'][name]:.3f}" for m in methods]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", required=True, help="checkpoint(s); repeat to compare")
+    p.add_argument("--data", required=True, help="dataset spec, e.g. lsp:../shared/data/lspet:9001-10000")
+    p.add_argument("--input-size", type=int, default=None)
+    p.add_argument("--flip", action="store_true", help="average with the mirrored image")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--mediapipe", action="store_true")
+    p.add_argument("--json", default="")
+    args = p.parse_args(argv)
+    samples = read_dataset(args.data)
+    gt = np.stack([s.keypoints for s in samples])
+    labelled = np.stack([s.labelled for s in samples])
+    results, extra = {}, {}
+    for model in args.model:
+        predictor = PosePredictor(model, args.device, input_size=args.input_size, flip=args.flip)
+        xy, sc, rate = predict_samples(predictor, samples)
+        name = Path(model).stem
+        results[name] = pck_table(xy, gt, labelled)
+        extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "predictions": xy.tolist(),
+                       "scores": sc.tolist()}
+        print(f"{name}: PCK@0.2 {results[name]['pck@0.2']['all']:.3f}  PCK@0.1 {results[name]['pck@0.1']['all']:.3f}"
+              f"  ({rate:.0f} images/s incl. decoding)", flush=True)
+    if args.mediapipe:
+        from model_training.mediapipe_anchor import run_mediapipe
+
+        xy, found = run_mediapipe([s.image_path for s in samples])
+        results["mediapipe"] = pck_table(xy, gt, labelled, found)
+        extra["mediapipe"] = {"no_person_fraction": float(1 - found.mean())}
+        print(f"mediapipe: PCK@0.2 limbs {results['mediapipe']['pck@0.2']['limbs']:.3f}, "
+              f"no person in {100 * (1 - found.mean()):.1f}% of images")
+    print(format_table(results))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"data": args.data, "results": results, "details": extra}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Codec round trips and shapes (generated data only)."""
+
+import numpy as np
+import pytest
+import torch
+
+from gymnast_pose.codec import GaussianHeatmapCodec, MapGeometry, PixelClassCodec, codec_from_params
+from gymnast_pose.skeleton import FLIP_PERMUTATION, JOINT_NAMES, K, LEFT_RIGHT_PAIRS
+
+
+def random_keypoints(rng, size=192, margin=8):
+    return rng.uniform(margin, size - margin, size=(K, 2)).astype(np.float32)
+
+
+def test_skeleton_is_consistent():
+    assert K == 14 == len(JOINT_NAMES)
+    assert sorted(FLIP_PERMUTATION) == list(range(K))
+    for right, left in LEFT_RIGHT_PAIRS:
+        assert JOINT_NAMES[right].startswith("r_") and JOINT_NAMES[left] == "l_" + JOINT_NAMES[right][2:]
+
+
+def test_geometry_maps_pixels_to_cells_and_back():
+    g = MapGeometry(192, 4)
+    xy = np.array([[1.5, 1.5], [189.5, 100.5]])
+    assert np.allclose(g.to_input(g.to_map(xy)), xy)
+    assert np.allclose(g.to_map(np.array([1.5, 5.5])), [0.0, 1.0])
+
+
+def test_pixel_class_target_is_one_hot_with_background():
+    codec = PixelClassCodec(192, 4)
+    rng = np.random.default_rng(0)
+    kp = random_keypoints(rng)
+    visible = np.ones(K, bool)
+    visible[3] = False
+    target = codec.encode(kp, visible)
+    assert target.shape == (48, 48) and target.dtype == np.int64
+    labels, counts = np.unique(target, return_counts=True)
+    assert K in labels and 3 not in labels
+    assert counts[labels != K].sum() <= K - 1
+
+
+def test_pixel_class_round_trip_within_half_a_cell():
+    codec = PixelClassCodec(192, 4)
+    rng = np.random.default_rng(1)
+    kp = random_keypoints(rng)
+    target = torch.from_numpy(codec.encode(kp, np.ones(K, bool)))
+    logits = torch.nn.functional.one_hot(target, K + 1).permute(2, 0, 1).float() * 20.0
+    xy, score = codec.decode(logits)
+    present = np.isin(np.arange(K), target.unique().numpy())
+    assert np.all(np.abs(xy[present] - kp[present]) <= codec.stride / 2 + 1e-3)
+    assert np.all(score[present] > 0.99)
+
+
+def test_pixel_class_sub_cell_refinement_uses_neighbours():
+    codec = PixelClassCodec(64, 4)
+    logits = torch.full((K + 1, 16, 16), -10.0)
+    logits[K] = 0.0
+    # keypoint 0 split between cells (u=5, v=7) and (u=6, v=7): the estimate should lie between them
+    logits[0, 7, 5] = 5.0
+    logits[0, 7, 6] = 5.0
+    xy, _ = codec.decode(logits)
+    u = (xy[0, 0] + 0.5) / 4 - 0.5
+    assert 5.3 < u < 5.7
+
+
+def test_batch_encoding_matches_single_encoding():
+    rng = np.random.default_rng(2)
+    kps = np.stack([random_keypoints(rng) for _ in range(3)])
+    vis = rng.random((3, K)) > 0.2
+    for codec in (PixelClassCodec(192, 4), GaussianHeatmapCodec(192, 4)):
+        batch = codec.encode_batch(torch.from_numpy(kps), torch.from_numpy(vis)).numpy()
+        single = np.stack([codec.encode(kps[i], vis[i]) for i in range(3)])
+        assert np.allclose(batch, single, atol=1e-5)
+
+
+def test_gaussian_round_trip_and_sigma():
+    codec = GaussianHeatmapCodec(192, 4, 1.5)
+    rng = np.random.default_rng(3)
+    kp = random_keypoints(rng)
+    maps = codec.encode(kp, np.ones(K, bool))
+    assert maps.shape == (K, 48, 48) and maps.max() <= 1.0
+    xy, score = codec.decode(torch.from_numpy(maps))
+    assert np.all(np.abs(xy - kp) < 1.0)
+    assert np.all(score > 0.6)
+
+
+def test_invisible_and_outside_keypoints_leave_no_trace():
+    codec = GaussianHeatmapCodec(64, 4)
+    kp = np.full((K, 2), 30.0, np.float32)
+    kp[0] = [500, 500]
+    maps = codec.encode(kp, np.array([True] + [False] * (K - 1)))
+    assert maps.sum() == 0
+
+
+@pytest.mark.parametrize("codec", [PixelClassCodec(128, 4), GaussianHeatmapCodec(96, 4, 2.0)])
+def test_codec_params_rebuild_the_same_codec(codec):
+    assert codec_from_params(codec.params()) == codec

@@ -1,0 +1,73 @@
+"""The network, BN fusion and self-describing checkpoints."""
+
+import copy
+
+import pytest
+import torch
+
+from gymnast_pose.codec import GaussianHeatmapCodec, PixelClassCodec
+from gymnast_pose.model import (
+    ModelFileError,
+    PoseNet,
+    PoseNetConfig,
+    count_parameters,
+    fuse_batchnorm,
+    load_checkpoint,
+    save_checkpoint,
+)
+from gymnast_pose.skeleton import K
+from tests.model_fixtures import tiny_network
+
+
+def test_default_network_is_small_and_has_stride_four():
+    net = PoseNet(PoseNetConfig()).eval()
+    assert count_parameters(net) <= 5_000_000
+    with torch.no_grad():
+        out = net(torch.zeros(1, 3, 192, 192))
+    assert out.shape == (1, K + 1, 48, 48)
+
+
+def test_fused_network_matches_original():
+    torch.manual_seed(0)
+    net = tiny_network()
+    for m in net.modules():  # give BatchNorm non-trivial statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    x = torch.randn(2, 3, 64, 64)
+    fused = fuse_batchnorm(copy.deepcopy(net))
+    with torch.no_grad():
+        assert torch.allclose(net(x), fused(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("codec", [PixelClassCodec(64, 4), GaussianHeatmapCodec(64, 4)])
+def test_checkpoint_round_trip_rebuilds_network_and_codec(tmp_path, codec):
+    net = tiny_network(codec.out_channels).eval()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, net, codec, metrics={"pck": 0.5}, training={"epochs": 3}, half=True)
+    loaded = load_checkpoint(path)
+    assert loaded.codec == codec
+    assert loaded.metadata["metrics"] == {"pck": 0.5}
+    assert len(loaded.sha256) == 64
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net(x), loaded.network(x), atol=2e-2)
+
+
+def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
+    with pytest.raises(ModelFileError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(ModelFileError, match="corrupt"):
+        load_checkpoint(bad)
+    truncated = tmp_path / "trunc.pt"
+    save_checkpoint(truncated, tiny_network(), PixelClassCodec(64, 4))
+    truncated.write_bytes(truncated.read_bytes()[:500])
+    with pytest.raises(ModelFileError):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(ModelFileError, match="not a gymnast_pose"):
+        load_checkpoint(foreign)

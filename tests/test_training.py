@@ -1,0 +1,94 @@
+"""Training plumbing on generated stick figures: dataset folder -> crop store -> augmentation -> train/resume."""
+
+import json
+
+import numpy as np
+import torch
+
+from gymnast_pose.codec import PixelClassCodec
+from gymnast_pose.losses import PixelClassLoss
+from gymnast_pose.model import load_checkpoint
+from gymnast_pose.skeleton import FLIP_PERMUTATION, K
+from model_training.augment import AugmentConfig, augment_batch
+from model_training.crop_store import CropStore, build_crop_store
+from model_training.datasets import read_dataset, read_folder
+from model_training.train import TrainConfig, to_network_input, train
+from tests.model_fixtures import TINY_CONFIG, tiny_network, write_folder_dataset
+
+
+def make_store(tmp_path, n=12):
+    folder = write_folder_dataset(tmp_path / "labels", n)
+    samples = read_folder(folder)
+    build_crop_store(samples, tmp_path / "store.npz", side=64, workers=1)
+    return CropStore(tmp_path / "store.npz", workers=1)
+
+
+def test_folder_dataset_and_crop_store_keep_keypoints_on_the_figure(tmp_path):
+    store = make_store(tmp_path)
+    assert store.images.shape == (12, 64, 64, 3) and store.keypoints.shape == (12, K, 2)
+    # the joints were drawn as green dots: the crop pixel at each keypoint is greenish
+    px = np.array([store.images[i, int(round(y)), int(round(x))] for i in range(12)
+                   for x, y in store.keypoints[i]])
+    assert (px[:, 1] > px[:, 0]).mean() > 0.6
+    assert len(read_dataset(f"folder:{tmp_path / 'labels'}")) == 12
+
+
+def test_augmentation_moves_keypoints_with_the_pixels(tmp_path):
+    store = make_store(tmp_path)
+    torch.manual_seed(0)
+    t = lambda a: torch.from_numpy(a)  # noqa: E731
+    x, kp, vis = augment_batch(t(store.images), t(store.keypoints), t(store.labelled), t(store.valid), 64,
+                               AugmentConfig(brightness=0, contrast=0, saturation=0, noise=0, p_grey=0))
+    assert x.shape == (12, 3, 64, 64) and kp.shape == (12, K, 2)
+    img = (x.permute(0, 2, 3, 1).numpy() * 255)
+    hits = [img[i, int(round(y)), int(round(xx))] for i in range(12) for k, (xx, y) in enumerate(kp[i].numpy())
+            if vis[i, k]]
+    hits = np.array(hits)
+    assert (hits[:, 1] > hits[:, 0]).mean() > 0.5
+
+
+def test_flip_permutation_swaps_sides_in_augmentation(tmp_path):
+    store = make_store(tmp_path, 2)
+    cfg = AugmentConfig(rotation_sd=0, p_any_rotation=0, p_small=0, p_flip=1.0, person_fraction=(0.7, 0.7))
+    t = lambda a: torch.from_numpy(a)  # noqa: E731
+    _, kp, _ = augment_batch(t(store.images), t(store.keypoints), t(store.labelled), t(store.valid), 64, cfg)
+    # The figure faces the camera (its right side on the image's left). Its mirror image is again a person facing
+    # the camera, so after relabelling with FLIP_PERMUTATION the right ankle must still be on the image's left.
+    assert FLIP_PERMUTATION[0] == 5
+    assert np.all(kp[:, 0, 0].numpy() < kp[:, 5, 0].numpy())
+    assert np.all(kp[:, 8, 0].numpy() < kp[:, 9, 0].numpy())
+
+
+def test_loss_decreases_on_a_tiny_set(tmp_path):
+    store = make_store(tmp_path, 8)
+    torch.manual_seed(0)
+    net, codec, loss_fn = tiny_network(), PixelClassCodec(64, 4), PixelClassLoss(K)
+    t = lambda a: torch.from_numpy(a)  # noqa: E731
+    x, kp, vis = augment_batch(t(store.images), t(store.keypoints), t(store.labelled), t(store.valid), 64,
+                               AugmentConfig(), train=False)
+    target = codec.encode_batch(kp, vis)
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    losses = []
+    for _ in range(40):
+        loss = loss_fn(net(to_network_input(x)), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:3])
+
+
+def test_train_writes_self_describing_checkpoints_and_resumes(tmp_path):
+    make_store(tmp_path)
+    cfg = TrainConfig(store=str(tmp_path / "store.npz"), out=str(tmp_path / "run"), input_size=64, epochs=2,
+                      batch_size=4, val_range="11-12", model=dict(TINY_CONFIG), device="cpu")
+    history = list(train(cfg, "test"))
+    assert [m["epoch"] for m in history] == [1, 2]
+    loaded = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert loaded.metadata["training"]["epochs_done"] == 2
+    assert loaded.metadata["training"]["config"]["input_size"] == 64
+    cfg.epochs, cfg.resume = 3, str(tmp_path / "run" / "resume.pt")
+    resumed = list(train(cfg, "test"))
+    assert [m["epoch"] for m in resumed] == [3]
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in log] == [1, 2, 3]
