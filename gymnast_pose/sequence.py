@@ -256,7 +256,11 @@ def _read_json(path: Path) -> PoseSequence:
 
 def _read_csv(path: Path) -> PoseSequence:
     lines = path.read_text(encoding="utf-8").splitlines()
-    meta = dict(line[1:].strip().split(": ", 1) for line in lines if line.startswith("#") and ": " in line)
+    meta = {}
+    for line in lines:
+        if line.startswith("#") and ":" in line:
+            key, _, value = line[1:].partition(":")
+            meta[key.strip()] = value.strip()
     rows = list(csv.reader(line for line in lines if line and not line.startswith("#")))
     if not rows or tuple(rows[0]) != CSV_COLUMNS:
         raise PoseSequenceError(f"{path} is not a pose CSV: expected the columns {', '.join(CSV_COLUMNS[:5])}, ...")
