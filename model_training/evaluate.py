@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from gymnast_pose.inference import PosePredictor
-from gymnast_pose.skeleton import JOINT_NAMES, K, PCK_TORSO_PAIR
+from gymnast_pose.skeleton import JOINT_NAMES, PCK_TORSO_PAIR
 from model_training.datasets import Sample, read_dataset
 
 LIMB_JOINTS = tuple(range(12))  # every joint but neck and head_top (not defined in COCO/MediaPipe)

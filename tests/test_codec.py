@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gymnast_pose.codec import GaussianHeatmapCodec, MapGeometry, PixelClassCodec, codec_from_params
-from gymnast_pose.skeleton import FLIP_PERMUTATION, JOINT_NAMES, K, LEFT_RIGHT_PAIRS
+from gymnast_pose.skeleton import FLIP_PERMUTATION, JOINT_NAMES, LEFT_RIGHT_PAIRS, K
 
 
 def random_keypoints(rng, size=192, margin=8):

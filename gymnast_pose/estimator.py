@@ -1,0 +1,389 @@
+"""``PoseEstimator``: the athlete's keypoints in every frame of a video, from the pose network.
+
+Pipeline per frame (details and thresholds in ``EstimatorConfig``; geometry in ``gymnast_pose.tracking``, the
+whole-frame search in ``gymnast_pose.person_locator``):
+
+* **Track**: crop the square that followed the athlete so far (a smoothed box around the previous frame's
+  confident joints, side ``crop_scale`` x their extent) and run the network on it. Frames are cropped and run in
+  batches of ``batch_frames`` (all with the crop known at the start of the batch; 1 on CPU, 8 on CUDA).
+* **Second look** (batched too): when the athlete sits badly in the crop (off-centre, or much bigger or smaller
+  than intended) the frame is cropped again around its own joints; when the result is unsure (mean joint score below
+  ``unsure_threshold``), the crop is also tried turned by 180 degrees. The most confident result wins and also
+  decides which way up the next frame is cropped.
+* **Re-locate**: after ``relocate_after`` consecutive frames below ``person_threshold`` the track is dropped and
+  the whole frame is searched (``person_locator.locate``), preferring people near where the athlete was last seen;
+  while nobody is found, the search is repeated every ``search_interval`` frames and the frames in between are
+  reported missing.
+* **Which person**: by default the most prominent one found by the search (confidence x size); a ``SeedBox`` drawn
+  by the user on one frame starts the track there instead, and the video is tracked forward from that frame to the
+  end and backward from it to the start.
+
+Outputs are in the frame's own pixels: keypoints (T, K, 3) float32 as x, y, score; a joint scored below
+``joint_floor`` and every joint of a frame without a person is x = y = NaN, score 0 (the ``PoseSequence``
+convention). Progress is yielded after every frame; ``cancel`` (a ``threading.Event`` or a callable returning
+True) stops the work with ``AnalysisCancelled``.
+
+Device: ``inference.select_device`` picks CUDA, then MPS, then the CPU; on CUDA the network runs in half precision
+and each batch of crops is copied from page-locked memory asynchronously.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from gymnast_pose.inference import PosePredictor, Region, crop_regions, crop_to_image
+from gymnast_pose.model import normalize_images
+from gymnast_pose.person_locator import Candidate, LocatorSettings, candidates_from, locate, refine
+from gymnast_pose.skeleton import FLIP_PERMUTATION, K
+from gymnast_pose.tracking import PoseBox, TrackState, is_well_framed, region_around, turned, upright_angle
+
+ESTIMATOR_VERSION = 1  # bump whenever the tracking logic changes results: it is part of the pose cache key
+
+Cancel = threading.Event | Callable[[], bool] | None
+
+
+class AnalysisCancelled(Exception):
+    """The analysis was cancelled by the user (through ``cancel``); nothing was stored."""
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """Tracking settings. Scores are the network's per-joint probabilities in [0, 1]; sizes are in frame pixels."""
+
+    crop_scale: float = 1.8  # crop side / extent of the athlete's confident joints
+    joint_threshold: float = 0.15  # joints scored at least this make the athlete's box
+    person_threshold: float = 0.2  # mean joint score from which a crop holds the athlete
+    unsure_threshold: float = 0.35  # below this mean joint score, also try the crop turned by 180 degrees
+    joint_floor: float = 0.05  # joints scored below this are reported missing
+    relocate_after: int = 2  # consecutive frames below person_threshold before searching the whole frame
+    search_interval: int = 8  # while nobody is found, search the whole frame every this many frames
+    batch_frames: int = 0  # frames per network batch while tracking; 0: 8 on CUDA, 4 on MPS, 1 on CPU
+    min_side_fraction: float = 0.05  # smallest crop side, as a fraction of the frame's short side
+    centre_alpha: float = 0.7  # smoothing of the crop centre (1: follow the last frame exactly)
+    grow_alpha: float = 0.6  # how fast the crop grows ...
+    shrink_alpha: float = 0.2  # ... and shrinks towards the last frame's size
+
+    def locator(self, width: int, height: int) -> LocatorSettings:
+        return LocatorSettings(self.crop_scale, self.joint_threshold, self.person_threshold,
+                               min_side=max(16.0, self.min_side_fraction * min(width, height)),
+                               max_side=1.5 * max(width, height))
+
+
+@dataclass(frozen=True)
+class SeedBox:
+    """The user's box around the athlete on frame ``frame``: top-left (x, y) and size (w, h) in frame pixels."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    frame: int = 0
+
+    def box(self) -> PoseBox:
+        return PoseBox.from_xywh(self.x, self.y, self.w, self.h)
+
+    def __str__(self) -> str:
+        return f"{self.x:g},{self.y:g},{self.w:g},{self.h:g}@{self.frame}"
+
+
+def parse_box(text: str) -> SeedBox:
+    """``"x,y,w,h@frame"`` (``@frame`` optional, default 0) -> ``SeedBox``; ValueError with a clear message."""
+    match = re.fullmatch(r"\s*([^,@]+),([^,@]+),([^,@]+),([^,@]+)(?:@\s*(\d+))?\s*", text)
+    try:
+        if not match:
+            raise ValueError
+        x, y, w, h = (float(v) for v in match.groups()[:4])
+    except ValueError:
+        raise ValueError(f"expected a box as x,y,w,h@frame (pixels, e.g. 410,120,200,380@0), not {text!r}") from None
+    if not (w > 0 and h > 0 and all(np.isfinite((x, y, w, h)))):
+        raise ValueError(f"the box {text!r} needs a positive width and height")
+    return SeedBox(x, y, w, h, int(match.group(5) or 0))
+
+
+@dataclass(frozen=True)
+class FramePose:
+    """One frame's result: keypoints (K, 3) x, y, score in frame pixels (NaN where missing), the region it came
+    from (None if nobody was found) and whether a person was found (mean score >= ``person_threshold``)."""
+
+    keypoints: np.ndarray
+    region: Region | None
+    found: bool
+
+    @property
+    def quality(self) -> float:
+        return float(self.keypoints[:, 2].mean())
+
+
+@dataclass(frozen=True)
+class TrackProgress:
+    """Yielded after each frame: the frame just finished and how many of ``total`` frames are done."""
+
+    frame_index: int
+    done: int
+    total: int
+
+
+@dataclass
+class TrackResult:
+    """Per-frame results of a whole video: keypoints (T, K, 3) float32 (``PoseSequence`` convention), regions
+    (T, 4) float32 cx, cy, side, angle of the crop used (NaN without a person), found (T,) bool, network crops run."""
+
+    keypoints: np.ndarray
+    regions: np.ndarray
+    found: np.ndarray
+    crops: int = 0
+
+    @property
+    def found_fraction(self) -> float:
+        return float(self.found.mean()) if len(self.found) else 0.0
+
+
+class FrameReader(Protocol):
+    """What the estimator needs from a video (``VideoSource`` has it): the decoded frame count and sequential
+    reading of frames ``start .. stop - 1`` as objects with ``index`` and ``image`` (H, W, 3) uint8 RGB."""
+
+    num_frames: int
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Any]: ...
+
+
+def is_cancelled(cancel: Cancel) -> bool:
+    if cancel is None:
+        return False
+    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
+
+
+class PoseEstimator:
+    """Keypoints of one athlete per frame; see the module docstring. ``predictor`` is a ``PosePredictor`` (or
+    anything with ``input_size``, ``device`` and ``predict_crops(crops (N, S, S, 3) uint8) -> (xy, scores)``)."""
+
+    def __init__(self, predictor: PosePredictor, config: EstimatorConfig | None = None):
+        self.predictor = predictor
+        self.config = config or EstimatorConfig()
+        self.crops_run = 0
+        device = torch.device(getattr(predictor, "device", "cpu"))
+        auto = {"cuda": 8, "mps": 4}.get(device.type, 1)
+        self.batch_frames = max(1, self.config.batch_frames or auto)
+        self._cuda = device.type == "cuda" and hasattr(predictor, "network")
+
+    @classmethod
+    def from_model(cls, model_path=None, device: str = "auto", input_size: int | None = None, flip: bool = False,
+                   config: EstimatorConfig | None = None) -> PoseEstimator:
+        """Load a checkpoint (default: the bundled model) onto ``device`` (auto: CUDA, MPS, CPU)."""
+        return cls(PosePredictor(model_path, device=device, input_size=input_size, flip=flip), config)
+
+    @property
+    def model_hash(self) -> str:
+        return str(getattr(self.predictor, "model_hash", ""))
+
+    # ---- the network --------------------------------------------------------------------------------------------
+    def infer(self, jobs: Sequence[tuple[np.ndarray, Region]]) -> tuple[np.ndarray, np.ndarray]:
+        """[(image (H, W, 3) uint8 RGB, region), ...] -> keypoints (N, K, 2) in each image's pixels, scores (N, K)."""
+        if not jobs:
+            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
+        size = int(self.predictor.input_size)
+        crops = np.empty((len(jobs), size, size, 3), np.uint8)
+        mats = np.empty((len(jobs), 2, 3), np.float64)
+        for i, (image, region) in enumerate(jobs):
+            crop, mat = crop_regions(image, [region], size)
+            crops[i], mats[i] = crop[0], mat[0]
+        xy, scores = self._predict_crops(crops)
+        self.crops_run += len(jobs)
+        return crop_to_image(np.asarray(xy, np.float64), mats).astype(np.float32), np.asarray(scores, np.float32)
+
+    def _predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """crops (N, S, S, 3) uint8 -> crop-pixel keypoints (N, K, 2), scores (N, K). On CUDA: a page-locked host
+        batch copied asynchronously, the network in half precision (``PosePredictor.half``)."""
+        if not self._cuda:
+            return self.predictor.predict_crops(crops)
+        p = self.predictor
+        maps = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), p.batch_size):
+                host = torch.from_numpy(np.ascontiguousarray(crops[start:start + p.batch_size])).pin_memory()
+                x = normalize_images(host.to(p.device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+                x = x.half() if p.half else x
+                probs = p.codec.probabilities(p.network(x))
+                if p.flip:
+                    mirrored = p.codec.probabilities(p.network(x.flip(-1))).flip(-1)
+                    probs = (probs + mirrored[:, list(FLIP_PERMUTATION) + list(range(K, mirrored.shape[1]))]) / 2
+                maps.append(probs.float())
+            return p.codec.decode_maps(torch.cat(maps))
+
+    # ---- single frames ------------------------------------------------------------------------------------------
+    def locate(self, image: np.ndarray, box: SeedBox | PoseBox | None = None) -> FramePose:
+        """The athlete in one image (H, W, 3) uint8 RGB: searched over the whole image, or around ``box``."""
+        state = TrackState()
+        if box is not None:
+            return self._seed(image, box.box() if isinstance(box, SeedBox) else box, state)
+        return self._search(image, state, force=True)
+
+    def _settings(self, image: np.ndarray) -> LocatorSettings:
+        return self.config.locator(image.shape[1], image.shape[0])
+
+    def _pose(self, c: Candidate | None, found: bool) -> FramePose:
+        keypoints = np.full((K, 3), np.nan, np.float32)
+        keypoints[:, 2] = 0.0
+        if c is None:
+            return FramePose(keypoints, None, False)
+        keep = np.isfinite(c.xy).all(axis=1) & (c.scores >= self.config.joint_floor)
+        keypoints[keep, :2] = c.xy[keep]
+        keypoints[keep, 2] = c.scores[keep]
+        return FramePose(keypoints, c.region, found)
+
+    def _follow(self, c: Candidate, state: TrackState, settings: LocatorSettings) -> None:
+        """Move the track to candidate ``c`` (a confident pose with a box)."""
+        cfg = self.config
+        angle = upright_angle(c.xy, c.scores, c.region.angle, cfg.joint_threshold)
+        target = region_around(c.box, cfg.crop_scale, settings.min_side, angle, settings.max_side)
+        if state.active:
+            state.update(target, c.box, cfg.centre_alpha, cfg.grow_alpha, cfg.shrink_alpha)
+        else:
+            state.start(target, c.box)
+
+    def _search(self, image: np.ndarray, state: TrackState, force: bool = False) -> FramePose:
+        """Whole-frame search (at most every ``search_interval`` frames unless ``force``); starts a track."""
+        state.active = False
+        if not force and state.since_search < self.config.search_interval:
+            state.since_search += 1
+            return self._pose(None, False)
+        state.since_search = 1
+        settings = self._settings(image)
+        found, _ = locate(self.infer, image, settings, prior=state.last_box)
+        if found is None:
+            return self._pose(None, False)
+        self._follow(found, state, settings)
+        return self._pose(found, True)
+
+    def _seed(self, image: np.ndarray, box: PoseBox, state: TrackState) -> FramePose:
+        """Start the track at the user's box: crop around it both ways up, then once more around the result."""
+        settings = self._settings(image)
+        region = region_around(box, self.config.crop_scale, settings.min_side, 0.0, settings.max_side)
+        start = Candidate(np.full((K, 2), np.nan, np.float32), np.zeros(K, np.float32), region, box)
+        best = refine(self.infer, image, [start], settings)[0]
+        if best.box is not None:
+            best = refine(self.infer, image, [best], settings, both_ways=False)[0]
+        state.last_box = box
+        if best.box is not None and best.quality >= settings.person_threshold:
+            self._follow(best, state, settings)
+            return self._pose(best, True)
+        state.start(region, box)  # the user says the athlete is here: keep looking there
+        return self._pose(best if best.box is not None else None, False)
+
+    # ---- videos -------------------------------------------------------------------------------------------------
+    def _track_batch(self, batch: list, state: TrackState) -> list[tuple[int, FramePose]]:
+        """Frames (objects with ``index`` and ``image``) cropped at the current track, with a batched second look."""
+        cfg, region = self.config, state.region()
+        settings = self._settings(batch[0].image)
+        xy, scores = self.infer([(f.image, region) for f in batch])
+        best = candidates_from(xy, scores, [region] * len(batch), cfg.joint_threshold)
+        jobs, owners = [], []
+        for j, c in enumerate(best):
+            framed, unsure = is_well_framed(region, c.box, cfg.crop_scale), c.quality < cfg.unsure_threshold
+            if framed and not unsure:
+                continue
+            base = region if framed or c.box is None else \
+                region_around(c.box, cfg.crop_scale, settings.min_side, region.angle, settings.max_side)
+            for r in ([base] if base is not region else []) + ([turned(base)] if unsure else []):
+                jobs.append((batch[j].image, r))
+                owners.append(j)
+        if jobs:
+            xy, scores = self.infer(jobs)
+            for new, j in zip(candidates_from(xy, scores, [r for _, r in jobs], cfg.joint_threshold), owners):
+                if new.quality > best[j].quality:
+                    best[j] = new
+        out = []
+        for j, (frame, c) in enumerate(zip(batch, best)):
+            if c.quality >= cfg.person_threshold and c.box is not None:
+                self._follow(c, state, settings)
+                out.append((frame.index, self._pose(c, True)))
+                continue
+            state.misses += 1
+            if state.misses < cfg.relocate_after:
+                out.append((frame.index, self._pose(c, False)))
+                continue
+            out.append((frame.index, self._search(frame.image, state, force=True)))
+            out += self._run(batch[j + 1:], state)  # the rest of the batch was cropped at the lost track
+            break
+        return out
+
+    def _run(self, frames: Iterable, state: TrackState) -> Iterator[tuple[int, FramePose]]:
+        """Frames in the order given -> (index, FramePose), tracking across them."""
+        batch: list = []
+        for frame in frames:
+            if state.active:
+                batch.append(frame)
+                if len(batch) >= self.batch_frames:
+                    yield from self._track_batch(batch, state)
+                    batch = []
+            else:
+                yield frame.index, self._search(frame.image, state)
+        if batch:
+            yield from self._track_batch(batch, state)
+
+    @staticmethod
+    def _backwards(reader: FrameReader, stop: int, chunk_bytes: float = 64e6) -> Iterator[Any]:
+        """Frames ``stop - 1`` down to 0, decoded forwards in chunks of at most ``chunk_bytes`` of pixels."""
+        chunk = 1
+        while stop > 0:
+            frames = list(reader.frames(max(0, stop - chunk), stop))
+            if not frames:
+                return
+            chunk = max(1, min(256, int(chunk_bytes // max(frames[0].image.nbytes, 1))))
+            yield from reversed(frames)
+            stop = frames[0].index
+
+    def iter_track(self, reader: FrameReader, seed: SeedBox | None = None,
+                   cancel: Cancel = None) -> Generator[TrackProgress, None, TrackResult]:
+        """Track the athlete through every frame of ``reader``; yields ``TrackProgress`` after each frame and
+        returns a ``TrackResult``. With ``seed``, tracking starts from the user's box on ``seed.frame``."""
+        total = int(reader.num_frames)
+        keypoints = np.full((total, K, 3), np.nan, np.float32)
+        keypoints[..., 2] = 0.0
+        regions = np.full((total, 4), np.nan, np.float32)
+        found = np.zeros(total, bool)
+        crops_before = self.crops_run
+        if seed is not None and not 0 <= seed.frame < total:
+            raise ValueError(f"The box is on frame {seed.frame}, but the video has frames 0 to {total - 1}")
+
+        def passes() -> Iterator[tuple[int, FramePose]]:
+            state = TrackState(since_search=self.config.search_interval)
+            if seed is None:
+                yield from self._run(reader.frames(0, None), state)
+                return
+            first = next(iter(reader.frames(seed.frame, seed.frame + 1)), None)
+            if first is None:
+                raise ValueError(f"Frame {seed.frame} of the box could not be read")
+            yield seed.frame, self._seed(first.image, seed.box(), state)
+            backward = state.copy()
+            yield from self._run(reader.frames(seed.frame + 1, None), state)
+            yield from self._run(self._backwards(reader, seed.frame), backward)
+
+        done = 0
+        for index, pose in passes():
+            if is_cancelled(cancel):
+                raise AnalysisCancelled("The analysis was cancelled")
+            if 0 <= index < total:
+                keypoints[index], found[index] = pose.keypoints, pose.found
+                if pose.region is not None:
+                    r = pose.region
+                    regions[index] = (r.cx, r.cy, r.side, r.angle)
+            done += 1
+            yield TrackProgress(index, done, total)
+        return TrackResult(keypoints, regions, found, self.crops_run - crops_before)
+
+    def track(self, reader: FrameReader, seed: SeedBox | None = None, cancel: Cancel = None) -> TrackResult:
+        """``iter_track`` run to the end."""
+        gen = self.iter_track(reader, seed, cancel)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                return stop.value

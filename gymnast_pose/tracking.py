@@ -1,0 +1,159 @@
+"""Geometry of the tracked crop: the athlete's box from keypoints, the square region around it, and its smoothing.
+
+Conventions
+-----------
+* Keypoints ``xy`` (K, 2) float in frame pixels (origin top-left, x right, y down), ``scores`` (K,) in [0, 1],
+  LSP-14 order (``gymnast_pose.skeleton``).
+* A ``Region`` (``gymnast_pose.inference``) is a square of the frame: centre (cx, cy), side, and ``angle`` in
+  degrees, the counter-clockwise rotation applied to the picture before cropping. The tracker only uses 0 (upright)
+  and 180 (an upside-down athlete turned upright); a square turned by 180 degrees covers the same pixels, so the
+  angle never changes which part of the frame is seen.
+* The *extent* of a pose is the larger side of the axis-aligned box around its confident joints. The crop side is
+  ``crop_scale`` x extent (1.6 to 2 puts a person at the 50 to 60 % of the network input that it was trained on).
+
+Everything here is plain numpy: no network, no video.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gymnast_pose.inference import Region
+from gymnast_pose.skeleton import JOINT_INDEX, K
+
+_HIPS = (JOINT_INDEX["r_hip"], JOINT_INDEX["l_hip"])
+_UPPER = (JOINT_INDEX["r_shoulder"], JOINT_INDEX["l_shoulder"], JOINT_INDEX["neck"], JOINT_INDEX["head_top"])
+
+
+@dataclass(frozen=True)
+class PoseBox:
+    """Axis-aligned box around a pose's confident joints, in frame pixels: centre, width, height, joint count."""
+
+    cx: float
+    cy: float
+    width: float
+    height: float
+    joints: int
+
+    @property
+    def extent(self) -> float:
+        return max(self.width, self.height)
+
+    @classmethod
+    def from_xywh(cls, x: float, y: float, w: float, h: float) -> PoseBox:
+        """A box given by its top-left corner and size (a user's box), counted as fully confident."""
+        return cls(x + w / 2, y + h / 2, float(w), float(h), K)
+
+
+def pose_box(xy: np.ndarray, scores: np.ndarray, min_score: float, min_joints: int = 4) -> PoseBox | None:
+    """Box around the joints scored at least ``min_score``; None if fewer than ``min_joints`` qualify.
+
+    A joint far from the others (more than 3 times the median distance to the joints' median point, i.e. a stray
+    detection elsewhere in the crop) is left out, so one wrong joint cannot blow the box up.
+    """
+    ok = np.isfinite(xy).all(axis=1) & (scores >= min_score)
+    if ok.sum() < min_joints:
+        return None
+    pts = xy[ok].astype(np.float64)
+    centre = np.median(pts, axis=0)
+    dist = np.linalg.norm(pts - centre, axis=1)
+    keep = dist <= max(3.0 * float(np.median(dist)), 1.0)
+    if keep.sum() >= min_joints:
+        pts = pts[keep]
+    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+    return PoseBox((x0 + x1) / 2, (y0 + y1) / 2, float(x1 - x0), float(y1 - y0), int(len(pts)))
+
+
+def region_around(box: PoseBox, crop_scale: float, min_side: float, angle: float = 0.0,
+                  max_side: float = math.inf) -> Region:
+    """The square crop centred on ``box`` with side ``crop_scale`` x its extent, clipped to [min_side, max_side]."""
+    side = min(max(crop_scale * box.extent, min_side), max_side)
+    return Region(float(box.cx), float(box.cy), float(side), float(angle) % 360)
+
+
+def turned(region: Region) -> Region:
+    """The same square with the picture turned by a further 180 degrees."""
+    return Region(region.cx, region.cy, region.side, (region.angle + 180.0) % 360)
+
+
+def is_well_framed(region: Region, box: PoseBox | None, crop_scale: float, tolerance: float = 0.35) -> bool:
+    """True when ``box`` sits near the middle of ``region`` at about the intended size.
+
+    The size may differ from ``crop_scale`` x extent by the factor (1 + tolerance) either way; the centre may be
+    off by at most half of ``tolerance`` x side.
+    """
+    if box is None:
+        return False
+    wanted = crop_scale * box.extent
+    if not (region.side / (1 + tolerance) <= wanted <= region.side * (1 + tolerance)):
+        return False
+    offset = max(abs(box.cx - region.cx), abs(box.cy - region.cy))
+    return offset <= 0.5 * tolerance * region.side
+
+
+def upright_angle(xy: np.ndarray, scores: np.ndarray, current: float, min_score: float) -> float:
+    """0 or 180: which way up to crop the next frame, from the direction hips -> shoulders/head in frame pixels.
+
+    Clearly head-down (the body axis within 60 degrees of straight down) gives 180, clearly head-up gives 0;
+    sideways (cartwheels, lying) or unknown keeps ``current``.
+    """
+    hips = [j for j in _HIPS if scores[j] >= min_score and np.isfinite(xy[j]).all()]
+    upper = [j for j in _UPPER if scores[j] >= min_score and np.isfinite(xy[j]).all()]
+    if not hips or not upper:
+        return current
+    axis = xy[upper].mean(axis=0) - xy[hips].mean(axis=0)
+    length = float(np.hypot(*axis))
+    if length < 1e-6:
+        return current
+    down = axis[1] / length  # +1: head straight below the hips (y grows downwards)
+    if down > 0.5:
+        return 180.0
+    if down < -0.5:
+        return 0.0
+    return current
+
+
+@dataclass
+class TrackState:
+    """The smoothed crop that follows the athlete from frame to frame.
+
+    ``update`` moves the centre by ``centre_alpha`` of the way to the new box (a light exponential smoothing), grows
+    the side quickly (``grow_alpha``) so limbs are not cut off, and shrinks it slowly (``shrink_alpha``) so one
+    frame with a few missed joints does not collapse the crop. ``misses`` counts consecutive frames without a
+    confident pose; ``active`` is False while there is no track (before the first detection, or after losing it).
+    """
+
+    cx: float = 0.0
+    cy: float = 0.0
+    side: float = 0.0
+    angle: float = 0.0
+    active: bool = False
+    misses: int = 0
+    since_search: int = 0
+    last_box: PoseBox | None = None
+
+    def region(self) -> Region:
+        return Region(self.cx, self.cy, self.side, self.angle)
+
+    def start(self, region: Region, box: PoseBox | None) -> None:
+        """Begin a track at ``region`` (a found person or the user's box)."""
+        self.cx, self.cy, self.side, self.angle = region.cx, region.cy, region.side, region.angle
+        self.active, self.misses, self.since_search = True, 0, 0
+        self.last_box = box
+
+    def update(self, target: Region, box: PoseBox, centre_alpha: float = 0.7, grow_alpha: float = 0.6,
+               shrink_alpha: float = 0.2) -> None:
+        """Move towards ``target`` (the region a perfect crop of this frame would have)."""
+        self.cx += centre_alpha * (target.cx - self.cx)
+        self.cy += centre_alpha * (target.cy - self.cy)
+        alpha = grow_alpha if target.side > self.side else shrink_alpha
+        self.side += alpha * (target.side - self.side)
+        self.angle = target.angle
+        self.misses, self.last_box, self.active = 0, box, True
+
+    def copy(self) -> TrackState:
+        return TrackState(self.cx, self.cy, self.side, self.angle, self.active, self.misses, self.since_search,
+                          self.last_box)

@@ -1,0 +1,52 @@
+"""Export a training checkpoint as the bundled model (resources/gymnast_pose.pt).
+
+The weights are stored as float16 (half the size; loaded back as float32) and the checkpoint gains an ``inference``
+section: the input side the app should use (the network is fully convolutional, so it can run at another size than
+it was trained at; choose it on the validation images, never on the hold-out) and the hold-out evaluation, if given.
+
+    python -m model_training.export_model runs/main128/best.pt resources/gymnast_pose.pt --input-size 192 \\
+        --evaluation runs/holdout.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from gymnast_pose.model import read_checkpoint
+
+
+def export(src, dst, input_size: int, evaluation: dict | None = None) -> Path:
+    payload = read_checkpoint(src)
+    payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    payload["inference"] = {"input_size": int(input_size)}
+    if evaluation:
+        payload["evaluation"] = evaluation
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(dst)
+    return dst
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source")
+    p.add_argument("destination")
+    p.add_argument("--input-size", type=int, default=192)
+    p.add_argument("--evaluation", default="", help="JSON written by model_training.evaluate --json")
+    args = p.parse_args(argv)
+    evaluation = None
+    if args.evaluation:
+        doc = json.loads(Path(args.evaluation).read_text())
+        evaluation = {"data": doc["data"], "results": doc["results"]}
+    out = export(args.source, args.destination, args.input_size, evaluation)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
