@@ -59,7 +59,8 @@ def confidence_maps(cls_model, reg_model, data: str, out, count: int = 4, seed: 
             _skeleton(crop[0], xy_reg[0]), _overlay(crop[0], p_reg.max(0)),
         ], axis=1))
     sheet = np.concatenate(rows, axis=0)
-    labels = ["classification: skeleton", "classification: 1 - p(bg)", "regression: skeleton", "regression: max heatmap"]
+    labels = ["classification: skeleton", "classification: 1 - p(bg)",
+              "regression: skeleton", "regression: max heatmap"]
     bar = np.full((28, sheet.shape[1], 3), 255, np.uint8)
     for i, text in enumerate(labels):
         cv2.putText(bar, text, (i * input_size + 6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)

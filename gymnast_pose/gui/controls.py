@@ -148,7 +148,8 @@ class AlignmentPanel(QGroupBox):
         self.nudge_forward.setToolTip("Show the student one frame later relative to the coach")
         self.nudge_forward.clicked.connect(lambda: self._nudge(1))
         self.use_found_button = QPushButton("Use offset found")
-        self.use_found_button.setToolTip("Switch to a fixed offset, starting from the one the automatic alignment found")
+        self.use_found_button.setToolTip(
+            "Switch to a fixed offset, starting from the one the automatic alignment found")
         self.use_found_button.clicked.connect(self._use_found_offset)
         self.mirror_box = QPushButton("Mirror student")
         self.mirror_box.setCheckable(True)
@@ -217,7 +218,8 @@ class AlignmentPanel(QGroupBox):
         info = self.session.student.info
         if info is None:
             return
-        self.session.update_settings(align="offset", offset_s=round(self.session.settings.offset_s + frames / info.fps, 4))
+        offset_s = round(self.session.settings.offset_s + frames / info.fps, 4)
+        self.session.update_settings(align="offset", offset_s=offset_s)
 
     def _use_found_offset(self) -> None:
         c = self.session.comparison

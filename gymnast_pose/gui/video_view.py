@@ -201,8 +201,8 @@ class VideoView(QWidget):
         painter.fillRect(self.rect(), BACKGROUND)
         if self._image is None:
             painter.setPen(QColor(200, 200, 200))
-            painter.drawText(self.rect().adjusted(20, 20, -20, -20), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.placeholder)
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            painter.drawText(self.rect().adjusted(20, 20, -20, -20), flags, self.placeholder)
             painter.end()
             return
         scale, ox, oy = self._transform()
