@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -111,7 +111,7 @@ def iter_analyze_video(path, options: AnalysisOptions | None = None, cancel: Can
             hit = load_cached(fingerprint, estimator.model_hash, key)
             if hit is not None:
                 yield AnalysisProgress(total, total, "loaded from cache", cached=True)
-                return hit
+                return replace(hit, source=str(path))  # the same video may have moved since
         track = estimator.iter_track(video, options.seed(), cancel)
         while True:
             try:

@@ -172,7 +172,11 @@ class PoseSequence:
             "fingerprint": self.fingerprint, "model_hash": self.model_hash, "frame_size": list(self.frame_size),
             "joints": list(JOINT_NAMES), "frames": frames,
         }  # fmt: skip
-        f.write(json.dumps(document, indent=1).encode("utf-8"))
+        # One line per frame: readable, and far smaller than one number per line.
+        fields = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in document.items() if k != "frames"]
+        rows = ",\n".join(f"  {json.dumps(frame)}" for frame in frames)
+        text = "{\n" + ",\n".join(fields) + ',\n "frames": [\n' + rows + "\n ]\n}\n"
+        f.write(text.encode("utf-8"))
 
     def _write_csv(self, f) -> None:
         text = io.StringIO()
