@@ -28,7 +28,8 @@ Setup and use::
 
     python -m model_training.mediapipe_anchor --setup              # once: creates .venv-mediapipe/
     python -m model_training.mediapipe_anchor --check
-    python -m model_training.mediapipe_anchor --data lsp:/work/shared/data/lspet:9001-10000
+    python -m model_training.mediapipe_anchor --data lsp:/work/shared/data/lspet:9001-10000 \\
+        --out benchmarks/results/mediapipe_holdout.json
     python -m model_training.mediapipe_anchor --video clip.mp4 --out clip_mediapipe.npz
 """
 
@@ -166,21 +167,26 @@ def run_mediapipe(image_paths, model_complexity: int = DEFAULT_COMPLEXITY, min_v
 
 
 def run_mediapipe_frames(video_path, frame_indices=None, model_complexity: int = DEFAULT_COMPLEXITY,
-                         min_visibility: float = 0.0, estimate_head_top: bool = False, venv=None):
+                         min_visibility: float = 0.0, estimate_head_top: bool = False, venv=None,
+                         return_stats: bool = False):
     """MediaPipe Pose on a video in tracking mode (``static_image_mode=False``, landmark smoothing on).
 
     Frames are read with ``gymnast_pose.video.VideoSource`` (decode order, upright RGB), so frame ``i`` is the
     same frame our own pipeline sees. ``frame_indices`` (ascending; default: every frame) are fed to one tracker
     in order: between two selected frames the tracker sees nothing else, so pass the indices you compare on.
     Returns keypoints (T, 14, 2) float32 in upright video pixels, found (T,) bool, and frames_per_s (inference
-    alone, decoding and start-up excluded; the rate including decoding is printed to stderr).
+    alone, decoding and start-up excluded; the rate including decoding is printed to stderr). With
+    ``return_stats`` also the dict of :func:`run_mediapipe` (count, seconds, per_s incl. decoding, ...).
     """
     request = {"mode": "video", "path": str(Path(video_path).resolve()), "model_complexity": int(model_complexity),
                "frame_indices": None if frame_indices is None else [int(i) for i in frame_indices]}
     result = _call_worker(request, venv)
     found = result["found"].astype(bool)
     xy = landmarks_to_lsp(result["landmarks"], result["sizes"], found, min_visibility, estimate_head_top)
-    return xy, found, _report_rate("frames", result)["inference_per_s"]
+    stats = _report_rate("frames", result)
+    if return_stats:
+        return xy, found, stats["inference_per_s"], stats
+    return xy, found, stats["inference_per_s"]
 
 
 # -------------------------------------------------------------------------------------------------- venv (worker)
@@ -276,23 +282,49 @@ def worker(request_file: str, result_file: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------------- CLI
 def _evaluate(spec: str, complexity: int) -> dict:
-    """PCK of MediaPipe on a dataset spec, with model_training.evaluate's rules (imports torch: main env only)."""
+    """PCK of MediaPipe on a dataset spec, with model_training.evaluate's rules (imports torch: main env only).
+
+    Each image is one person's crop, as in ``model_training.evaluate``: the whole image goes in (MediaPipe fits it to
+    its own detector input), no ground-truth box. Images where MediaPipe finds nobody count as wrong for every
+    labelled joint. Tables of the report (``model_training.evaluate.pck_table``):
+
+    * ``pck``: limbs from their landmarks, neck = midpoint of the shoulders, head_top missing (so counted wrong,
+      which makes its "all" a lower bound);
+    * ``pck_head_top_estimated``: the same with head_top estimated from eyes and mouth (:data:`HEAD_TOP_FACTOR`):
+      its "all" is the 14-joint figure;
+    * ``pck_without_head_top``: head_top left out of the count: its "all" covers 13 joints (limbs and neck);
+    * ``pck_found_only``: only the images where MediaPipe found a person.
+    """
     from model_training.datasets import read_dataset
     from model_training.evaluate import pck_table
 
     samples = read_dataset(spec)
     gt = np.stack([s.keypoints for s in samples])
     labelled = np.stack([s.labelled for s in samples])
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     xy, found, stats = run_mediapipe([s.image_path for s in samples], complexity, return_stats=True)
     head = landmarks_to_lsp(stats["landmarks"], stats["sizes"], found, estimate_head_top=True)
-    table, table_head = pck_table(xy, gt, labelled, found), pck_table(head, gt, labelled, found)
+    no_head = labelled.copy()
+    no_head[:, 13] = False
+    tables = {"pck": pck_table(xy, gt, labelled, found),
+              "pck_head_top_estimated": pck_table(head, gt, labelled, found),
+              "pck_without_head_top": pck_table(xy, gt, no_head, found),
+              "pck_found_only": pck_table(xy[found], gt[found], labelled[found])}
     summary = {"data": spec, "model_complexity": complexity, "images": len(samples),
+               "images_scored": tables["pck"]["images"], "no_person_images": int((~found).sum()),
                "no_person_fraction": float(1 - found.mean()), "images_per_s": stats["per_s"],
-               "inference_images_per_s": stats["inference_per_s"]}
+               "inference_images_per_s": stats["inference_per_s"],
+               "speed_conditions": {"cpu_count": os.cpu_count(), "load_average_1min_before": load_before,
+                                    "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     for alpha in ("pck@0.2", "pck@0.1"):
-        summary[f"{alpha} limbs"] = table[alpha]["limbs"]
-        summary[f"{alpha} head_top (estimated)"] = table_head[alpha]["head_top"]
-    return {"summary": summary, "pck": table}
+        summary[f"{alpha} limbs (12 joints)"] = tables["pck"][alpha]["limbs"]
+        summary[f"{alpha} neck (shoulder midpoint)"] = tables["pck"][alpha]["neck"]
+        summary[f"{alpha} head_top (estimated)"] = tables["pck_head_top_estimated"][alpha]["head_top"]
+        summary[f"{alpha} 13 joints (head_top left out)"] = tables["pck_without_head_top"][alpha]["all"]
+        summary[f"{alpha} 14 joints (head_top estimated)"] = tables["pck_head_top_estimated"][alpha]["all"]
+        summary[f"{alpha} limbs, person found only"] = tables["pck_found_only"][alpha]["limbs"]
+    no_person = [s.name for s, ok in zip(samples, found) if not ok]
+    return {"summary": summary, **tables, "no_person_names": no_person}
 
 
 def main(argv=None) -> None:
@@ -318,9 +350,13 @@ def main(argv=None) -> None:
         print(f"MediaPipe Pose (model_complexity={args.model_complexity}) runs in {venv_python().parents[1]}: "
               f"{versions}")
     if args.data:
+        from model_training.evaluate import format_table
+
         report = _evaluate(args.data, args.model_complexity)
         print(json.dumps(report["summary"], indent=2))
+        print(format_table({"mediapipe": report["pck"], "mp head_top est.": report["pck_head_top_estimated"]}))
         if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps(report, indent=2))
     if args.video:
         xy, found, rate = run_mediapipe_frames(args.video, model_complexity=args.model_complexity)
