@@ -3,7 +3,10 @@
 * ``open_video(role, path)``: one task opens the video (``VideoSource``: frame count by decoding, fps, size), reports
   it at once (the frames can be watched while the network runs), then runs ``analysis.iter_analyze_video`` and
   reports its progress; cached poses come back at once. ``reanalyse(role, box)`` does the same with the athlete
-  chosen by a box; ``cancel(role)`` stops it.
+  chosen by a box; ``cancel(role)`` stops it. The network runs for one video at a time (``ANALYSIS_TURN``; the
+  other reports ``WaitingForTurn``), and progress reaches the session at most every ``PROGRESS_INTERVAL_S``: both
+  keep the GUI thread responsive (measured by ``benchmarks/bench_gui_responsiveness.py``). ``model_job`` loads the
+  model ahead (the app does it at start; ``MODEL_LOCK`` keeps an analysis from loading it a second time).
 * Whenever both poses exist and the alignment settings change, ``compare_sequences`` runs on a worker too; a newer
   request supersedes an older one (the older result is dropped).
 * Errors are turned into one sentence for the coach and emitted as ``error_occurred(title, message)``; the window
@@ -13,6 +16,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from gymnast_pose.gui.session import (
     COACH,
     ROLE_TITLES,
     ROLES,
+    STUDENT,
     AthleteBox,
     Session,
     SessionFile,
@@ -32,6 +38,7 @@ from gymnast_pose.gui.workers import CancelToken, Task, TaskRunner
 
 log = logging.getLogger(__name__)
 COMPARE_DELAY_MS = 60  # settings changes closer together than this start one comparison
+PROGRESS_INTERVAL_S = 0.1  # analysis progress reaches the session (and repaints the bars) at most 10 times a second
 
 
 @dataclass(frozen=True)
@@ -61,19 +68,61 @@ def analysis_options(box: AthleteBox | None):
     return AnalysisOptions(box=box.as_tuple(), **extra)
 
 
+# One analysis at a time: on a CPU they share the cores anyway (so the first result comes twice as soon), and two
+# Python-heavy worker threads would make the GUI thread wait for the GIL twice as often (a less responsive window).
+ANALYSIS_TURN = threading.Semaphore(1)
+MODEL_LOCK = threading.Lock()
+TURN_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class WaitingForTurn:
+    """Reported by an analysis task whose video is open but which waits for another analysis to finish."""
+
+
 def analysis_job(path: Path, box: AthleteBox | None):
-    """A worker job: ``VideoOpened`` then the core's ``AnalysisProgress`` items; returns the ``PoseSequence``."""
+    """A worker job: ``VideoOpened``, maybe ``WaitingForTurn``, then the core's ``AnalysisProgress`` items; returns
+    the ``PoseSequence``."""
 
     def job(token: CancelToken):
         info = open_video_info(path)
         yield VideoOpened(info)
         from gymnast_pose.analysis import iter_analyze_video
 
-        token.raise_if_cancelled()
-        poses = yield from iter_analyze_video(path, analysis_options(box))
+        waiting = False
+        while not ANALYSIS_TURN.acquire(timeout=TURN_POLL_S):
+            token.raise_if_cancelled()
+            if not waiting:
+                waiting = True
+                yield WaitingForTurn()
+        try:  # closing the generator (Cancel) raises GeneratorExit in here: the turn is always given back
+            token.raise_if_cancelled()
+            options = analysis_options(box)
+            load_model(options)  # waits if the start-up check is loading it right now
+            poses = yield from iter_analyze_video(path, options)
+        finally:
+            ANALYSIS_TURN.release()
         return poses
 
     return job
+
+
+def load_model(options) -> None:
+    """Load (or find already loaded) the estimator for ``options``; one load at a time, so that the start-up check
+    and a first analysis never load the same model twice."""
+    from gymnast_pose.analysis import load_estimator
+
+    with MODEL_LOCK:
+        load_estimator(options)
+
+
+def model_job(token: CancelToken):
+    """A worker job: load the pose model now (the app does it at start); returns the model's path."""
+    from gymnast_pose.analysis import AnalysisOptions
+    from gymnast_pose.model import bundled_model_path
+
+    load_model(AnalysisOptions())
+    return bundled_model_path()
 
 
 def progress_fraction(item) -> float | None:
@@ -108,7 +157,8 @@ class SessionController(QObject):
         self._analysis: dict[str, Task | None] = {role: None for role in ROLES}
         self._compare_generation = 0
         self._compare_task: Task | None = None
-        self._pending_position: int | None = None
+        self._pending_position: tuple[str, int] | None = None  # (clock role, position) of a session file
+        self._progress_shown: dict[str, float] = {}  # role -> monotonic time of the last progress shown
         self._compare_timer = QTimer(self)
         self._compare_timer.setSingleShot(True)
         self._compare_timer.setInterval(COMPARE_DELAY_MS)
@@ -174,12 +224,22 @@ class SessionController(QObject):
             note = f" ({item.info.note})" if item.info.note else ""
             self.session.update_slot(role, info=item.info, status=SlotStatus.ANALYSING, progress=0.0,
                                      message=f"Analysing poses…{note}")
-            if self._pending_position is not None and role == self.session.clock_role:
-                self.session.set_position(self._pending_position)
+            # the saved position counts frames of the session's clock video: wait for that one (if the other
+            # opens first, it is the clock only until the coach's video arrives)
+            if self._pending_position is not None and role == self._pending_position[0]:
+                self.session.set_position(self._pending_position[1])
                 self._pending_position = None
             return
+        if isinstance(item, WaitingForTurn):
+            other = next(r for r in ROLES if r != role)
+            self.session.update_slot(role, progress=None, message=f"Waiting until the {other}'s video is analysed…")
+            return
         fraction = progress_fraction(item)
-        message = getattr(item, "message", None) or "Analysing poses…"
+        now = time.monotonic()
+        if (fraction is None or fraction < 1.0) and now - self._progress_shown.get(role, -1e9) < PROGRESS_INTERVAL_S:
+            return  # the analysis reports every frame; repainting for each would load the GUI thread
+        self._progress_shown[role] = now
+        message = "Poses loaded from the cache" if getattr(item, "cached", False) else "Analysing poses…"
         self.session.update_slot(role, progress=fraction, message=str(message))
 
     def _on_analysis_result(self, role: str, poses) -> None:
@@ -192,9 +252,9 @@ class SessionController(QObject):
         self._analysis[role] = None
         slot = self.session.slot(role)
         message = user_message(exc)
+        name = slot.path.name if slot.path else "the video"  # before the path is cleared below
         self.session.update_slot(role, status=SlotStatus.FAILED, progress=None, message=message,
                                  path=slot.path if slot.info else None)
-        name = slot.path.name if slot.path else "the video"
         self.error_occurred.emit(f"Could not analyse {name}", message)
 
     def _on_analysis_cancelled(self, role: str) -> None:
@@ -249,7 +309,8 @@ class SessionController(QObject):
     def load_session_file(self, session_file: SessionFile) -> None:
         """Open both videos of a saved session and restore its alignment and position."""
         self.session.set_settings(session_file.settings)
-        self._pending_position = session_file.position
+        clock = COACH if session_file.coach is not None else STUDENT
+        self._pending_position = (clock, session_file.position)
         for role in ROLES:
             path = session_file.path_of(role)
             if path is not None:

@@ -7,7 +7,7 @@ position never ping-pong.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gymnast_pose.gui.playback import SPEEDS, PlaybackController, nearest_speed_index
+from gymnast_pose.gui.qt_compat import signals_blocked
 from gymnast_pose.gui.session import COACH, ROLES, STUDENT, Session
 
 
@@ -82,7 +83,7 @@ class TransportBar(QWidget):
 
     def _refresh(self) -> None:
         n = self.session.num_positions
-        with QSignalBlocker(self.scrubber):
+        with signals_blocked(self.scrubber):
             self.scrubber.setRange(0, max(n - 1, 0))
             self.scrubber.setValue(self.session.position)
         enabled = n > 0
@@ -95,24 +96,23 @@ class TransportBar(QWidget):
 
     def _on_position_changed(self, position: int) -> None:
         if self.scrubber.value() != position:
-            with QSignalBlocker(self.scrubber):
+            with signals_blocked(self.scrubber):
                 self.scrubber.setValue(position)
         self._update_label()
 
     def _on_speed_changed(self, speed: float) -> None:
-        with QSignalBlocker(self.speed_box):
+        with signals_blocked(self.speed_box):
             self.speed_box.setCurrentIndex(nearest_speed_index(speed))
 
     def _update_label(self) -> None:
         frames = self.session.frames()
         parts = []
-        for role in ROLES:
+        for role in ROLES:  # "coach 0:01.20 / 0:10.73   student 0:02.40": the total is the clock video's
             frame, info = frames[role], self.session.slot(role).info
             if frame is not None and info is not None:
-                parts.append(f"{role} {format_time(frame / info.fps)}")
-        info = self.session.clock_info
-        total = f" / {format_time(info.duration_s)}" if info else ""
-        self.time_label.setText(("   ".join(parts) + total) if parts else "–")
+                total = f" / {format_time(info.duration_s)}" if role == self.session.clock_role else ""
+                parts.append(f"{role} {format_time(frame / info.fps)}{total}")
+        self.time_label.setText("   ".join(parts) if parts else "–")
 
 
 class AlignmentPanel(QGroupBox):
@@ -184,12 +184,12 @@ class AlignmentPanel(QGroupBox):
 
     def refresh(self) -> None:
         s, session = self.session.settings, self.session
-        with QSignalBlocker(self.auto_radio), QSignalBlocker(self.offset_radio):
+        with signals_blocked(self.auto_radio, self.offset_radio):
             self.auto_radio.setChecked(s.align == "dtw")
             self.offset_radio.setChecked(s.align == "offset")
-        with QSignalBlocker(self.offset_spin):
+        with signals_blocked(self.offset_spin):
             self.offset_spin.setValue(s.offset_s)
-        with QSignalBlocker(self.mirror_box):
+        with signals_blocked(self.mirror_box):
             self.mirror_box.setChecked(s.mirror)
         both = session.coach.has_video and session.student.has_video
         manual = s.align == "offset"

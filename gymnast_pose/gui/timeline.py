@@ -5,9 +5,9 @@ each that follows the session's position. A click or a drag anywhere on a plot, 
 ``seek_requested(time_s)``; the plots never move the position themselves.
 
 The numbers are the core's ``Comparison`` arrays as they are (``pose_distance``, ``joint_distance``,
-``coach_angles_deg`` / ``student_angles_deg``), indexed by aligned pair; for the heat map, every coach frame shows its
-last pair (dynamic time warping may pair one coach frame with several student frames). The heat map uses the same
-colours as the ghost (``video_view.DEVIATION_STOPS``).
+``coach_angles_deg`` / ``student_angles_deg``, shown within one turn by ``angles_for_display``), indexed by aligned
+pair; for the heat map, every coach frame shows its last pair (dynamic time warping may pair one coach frame with
+several student frames). The heat map uses the same colours as the ghost (``video_view.DEVIATION_STOPS``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gymnast_pose.angles import ANGLE_NAMES, unwrap_angles_deg
+from gymnast_pose.angles import ANGLE_NAMES
 from gymnast_pose.gui.video_view import DEVIATION_STOPS
 from gymnast_pose.skeleton import JOINT_INDEX
 
@@ -30,7 +31,41 @@ HEATMAP_MAX = DEVIATION_STOPS[-1][0]  # torso lengths shown as full red
 PLAYHEAD_PEN = pg.mkPen((255, 225, 60), width=2)
 COACH_PEN = pg.mkPen((210, 210, 210), width=2)
 STUDENT_PEN = pg.mkPen((255, 150, 50), width=2)
-ANGLE_LABELS = {name: name.replace("_", " ").replace("r ", "right ").replace("l ", "left ") for name in ANGLE_NAMES}
+SIDE_WORDS = {"r": "right", "l": "left"}
+
+
+def pretty_name(name: str) -> str:
+    """A joint or angle name for a coach: ``r_knee`` -> "right knee", ``head_top`` -> "head top"."""
+    side, _, rest = name.partition("_")
+    return f"{SIDE_WORDS[side]} {rest.replace('_', ' ')}" if side in SIDE_WORDS and rest else name.replace("_", " ")
+
+
+ANGLE_LABELS = {name: pretty_name(name) for name in ANGLE_NAMES}
+AXIS_WIDTH = 100  # left axes of the X-linked plots share one width, so their time axes line up
+
+
+def angles_for_display(coach: np.ndarray, student: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray]:
+    """Two (P,) angle series in degrees, both put in [-180, 180) or both in [0, 360), whichever the curves cross
+    the wrap point of less often (a handstand's trunk near 180 degrees stays in one piece in [0, 360)); and for
+    each, (P,) bools "join this point to the next" that are False across a wrap, so no line spans the plot.
+
+    Unlike unwrapping, the values stay in one fixed turn: noisy poses cannot make a curve drift to -1000 degrees.
+    """
+    def in_range(values: np.ndarray, low: float) -> np.ndarray:
+        return (np.asarray(values, dtype=np.float64) - low) % 360.0 + low
+
+    def wraps(values: np.ndarray) -> int:
+        return int(np.count_nonzero(np.abs(np.diff(values)) > 180.0))
+
+    def joins(values: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(values)
+        step_ok = np.abs(np.diff(values)) <= 180.0
+        return np.append(finite[:-1] & finite[1:] & step_ok, False)
+
+    low = min((-180.0, 0.0), key=lambda lo: wraps(in_range(coach, lo)) + wraps(in_range(student, lo)))
+    coach, student = in_range(coach, low), in_range(student, low)
+    return coach, student, joins(coach), joins(student)
 
 
 def deviation_colormap() -> pg.ColorMap:
@@ -87,14 +122,15 @@ class TimelineWidget(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground((24, 24, 26))
         self.graphics.ci.setSpacing(2)
-        self.distance_plot = self._make_plot(0, "pose distance", "torso lengths")
-        self.heatmap_plot = self._make_plot(1, "joints", None)
-        self.angle_plot = self._make_plot(2, "angle", "deg")
-        self.angle_plot.setLabel("bottom", "time in the coach's video", units="s")
+        self.titles: dict[pg.PlotItem, pg.TextItem] = {}  # each plot's title, drawn inside it
+        self.distance_plot = self._make_plot(0, "Pose distance, student vs coach (torso lengths; lower is closer)")
+        self.heatmap_plot = self._make_plot(1, "How far each joint is off (torso lengths; dark: not compared)")
+        self.angle_plot = self._make_plot(2, "")
+        self.angle_plot.setLabel("bottom", "time in the coach's video (s)")
         for plot in (self.heatmap_plot, self.angle_plot):
             plot.setXLink(self.distance_plot)
         self.graphics.ci.layout.setRowStretchFactor(0, 2)
-        self.graphics.ci.layout.setRowStretchFactor(1, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 5)  # 14 joint rows need the height to stay readable
         self.graphics.ci.layout.setRowStretchFactor(2, 2)
 
         self.distance_curve = self.distance_plot.plot([], [], pen=pg.mkPen((120, 200, 255), width=2), connect="finite")
@@ -106,7 +142,7 @@ class TimelineWidget(QWidget):
         self.span.setVisible(False)
         self.distance_plot.addItem(self.span)
         self.hint = pg.TextItem("Open and analyse both videos to see where the student deviates",
-                                color=(190, 190, 190), anchor=(0, 0))
+                                color=(190, 190, 190), anchor=(0.5, 0.5))
         self.distance_plot.addItem(self.hint)
 
         self.heatmap = pg.ImageItem(axisOrder="row-major")
@@ -115,17 +151,20 @@ class TimelineWidget(QWidget):
         self.heatmap_plot.addItem(self.heatmap)
         self.heatmap_plot.invertY(True)
         axis = self.heatmap_plot.getAxis("left")
-        axis.setTicks([[(i, name.replace("_", " ")) for i, name in enumerate(HEATMAP_JOINTS)]])
+        small = QFont()
+        small.setPointSizeF(8.0)
+        axis.setTickFont(small)
+        axis.setTicks([[(i, pretty_name(name)) for i, name in enumerate(HEATMAP_JOINTS)]])
         self.heatmap_plot.setYRange(-0.5, len(HEATMAP_JOINTS) - 0.5, padding=0)
         self.colorbar = pg.ColorBarItem(values=(0, HEATMAP_MAX), colorMap=deviation_colormap(), interactive=False,
                                         width=12, label="torso lengths")
         self.colorbar.setImageItem(self.heatmap)
         self.graphics.addItem(self.colorbar, row=1, col=1)
 
+        legend = self.angle_plot.addLegend(offset=(-10, 5), labelTextColor=(220, 220, 220))  # before the curves,
+        legend.setBrush(pg.mkBrush(0, 0, 0, 120))  # which it lists as they are added
         self.coach_curve = self.angle_plot.plot([], [], pen=COACH_PEN, name="coach", connect="finite")
         self.student_curve = self.angle_plot.plot([], [], pen=STUDENT_PEN, name="student", connect="finite")
-        legend = self.angle_plot.addLegend(offset=(-10, 5), labelTextColor=(220, 220, 220))
-        legend.setBrush(pg.mkBrush(0, 0, 0, 120))
 
         self.playheads = []
         for plot in (self.distance_plot, self.heatmap_plot, self.angle_plot):
@@ -147,21 +186,35 @@ class TimelineWidget(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.graphics, 1)
         self.set_duration(1.0)
+        self._update_angles()
 
-    def _make_plot(self, row: int, title: str, units: str | None) -> pg.PlotItem:
+    def _make_plot(self, row: int, title: str) -> pg.PlotItem:
         plot = self.graphics.addPlot(row=row, col=0, viewBox=_SeekViewBox(self._seek))
-        plot.setLabel("left", title, units=units)
+        label = pg.TextItem(title, color=(225, 225, 225), fill=pg.mkBrush(24, 24, 26, 190), anchor=(0, 0))
+        label.setParentItem(plot.getViewBox())  # in the plot's own pixels: stays in its top-left corner
+        label.setPos(2, 1)
+        label.setZValue(200)
+        self.titles[plot] = label
         plot.showGrid(x=True, y=True, alpha=0.15)
+        if row < 2:  # the plots share the time axis: only the bottom one prints its numbers
+            plot.getAxis("bottom").setStyle(showValues=False)
+            plot.getAxis("bottom").setHeight(4)
         plot.hideButtons()
-        plot.getAxis("left").setWidth(70)
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        plot.getAxis("left").enableAutoSIPrefix(False)  # no "m torso lengths" or "k deg"
+        for name in ("left", "bottom"):  # the axes draw the grid over the plot: cache them, or every playhead
+            plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # move redraws them
         return plot
+
+    def _set_title(self, plot: pg.PlotItem, text: str) -> None:
+        self.titles[plot].setText(text)
 
     # ---- data -----------------------------------------------------------------------------------------------
     def set_duration(self, duration_s: float) -> None:
         """The x range: the whole clock video, so the playhead stays visible outside the compared span."""
         self._duration_s = max(float(duration_s), 1e-3)
         self.distance_plot.setXRange(0.0, self._duration_s, padding=0.01)
-        self.hint.setPos(0.0, 1.0)
+        self.hint.setPos(self._duration_s / 2, 0.5)
 
     def set_comparison(self, comparison) -> None:
         self._comparison = comparison
@@ -176,7 +229,7 @@ class TimelineWidget(QWidget):
             self.student_curve.setData([], [])
             self.summary.setText("")
             self.distance_plot.setYRange(0, 1)
-            self.hint.setPos(0.0, 1.0)
+            self.hint.setPos(self._duration_s / 2, 0.5)
             return
         times = c.coach_times_s
         self.distance_curve.setData(times, c.pose_distance)
@@ -186,7 +239,7 @@ class TimelineWidget(QWidget):
         self.distance_plot.setYRange(0.0, max(top * 1.1, 0.1), padding=0)
         self._update_heatmap()
         self._update_angles()
-        worst = ", ".join(s.name.replace("_", " ") for s in c.worst_joints(3) if s.compared_pairs)
+        worst = ", ".join(pretty_name(s.name) for s in c.worst_joints(3) if s.compared_pairs)
         self.summary.setText(f"<b>Score {c.score:.0f} / 100</b> &nbsp; mean distance {c.mean_distance:.2f} torso "
                              f"lengths &nbsp; largest deviations: {worst or 'none'}")
 
@@ -204,14 +257,16 @@ class TimelineWidget(QWidget):
         self.heatmap.setRect(QRectF((first - 0.5) / fps, -0.5, len(frames) / fps, len(HEATMAP_JOINTS)))
 
     def _update_angles(self) -> None:
+        name = self.angle_box.currentData()
+        self._set_title(self.angle_plot, f"{ANGLE_LABELS[name].capitalize()} angle (degrees), coach and student")
         c = self._comparison
         if c is None:
             return
-        a = ANGLE_NAMES.index(self.angle_box.currentData())
-        coach = unwrap_angles_deg(c.coach_angles_deg[:, a])
-        student = unwrap_angles_deg(c.student_angles_deg[:, a])
-        self.coach_curve.setData(c.coach_times_s, coach)
-        self.student_curve.setData(c.coach_times_s, student)
+        a = ANGLE_NAMES.index(name)
+        coach, student, coach_joins, student_joins = angles_for_display(c.coach_angles_deg[:, a],
+                                                                         c.student_angles_deg[:, a])
+        self.coach_curve.setData(c.coach_times_s, coach, connect=coach_joins)
+        self.student_curve.setData(c.coach_times_s, student, connect=student_joins)
         values = np.concatenate([coach[np.isfinite(coach)], student[np.isfinite(student)]])
         if len(values):
             lo, hi = float(values.min()), float(values.max())

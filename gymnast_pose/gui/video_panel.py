@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from gymnast_pose.gui.frame_loader import FrameLoader
 from gymnast_pose.gui.overlays import ghost_at
+from gymnast_pose.gui.qt_compat import signals_blocked
 from gymnast_pose.gui.session import COACH, ROLE_TITLES, STUDENT, AthleteBox, Session, SlotStatus
 from gymnast_pose.gui.video_view import LEFT_COLOUR, RIGHT_COLOUR, VideoView
 
@@ -156,8 +157,9 @@ class VideoPanel(QWidget):
         self.cancel_button.setVisible(busy)
         self.cancel_button.setEnabled(busy)
         if busy:
-            if slot.progress is None:
-                self.progress.setRange(0, 0)
+            if slot.progress is None:  # not a busy animation: the style would hide the text (and look full)
+                self.progress.setRange(0, 1000)
+                self.progress.setValue(0)
                 self.progress.setFormat(slot.message)
             else:
                 self.progress.setRange(0, 1000)
@@ -217,7 +219,7 @@ class VideoPanel(QWidget):
     def _request_current(self) -> None:
         index = self.current_frame
         if index is not None and self.slider.value() != index:
-            with QSignalBlocker(self.slider):
+            with signals_blocked(self.slider):
                 self.slider.setValue(index)
         if self.loader is None or index is None:
             return
@@ -245,7 +247,7 @@ class VideoPanel(QWidget):
         if info is None:
             self.range_label.setText("")
             return
-        with QSignalBlocker(self.slider):
+        with signals_blocked(self.slider):
             self.slider.setRange(0, info.num_frames - 1)
         start, stop = settings.range_of(self.role) or (None, None)
         if start is None and stop is None:

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,9 @@ class Task(QObject):
         self._worker.error.connect(self._on_error)
         self._worker.cancelled.connect(self._on_cancelled)
         self._worker.finished.connect(self._on_finished)
-        self._worker.finished.connect(self._thread.quit)
+        # Direct: QThread.quit is thread-safe, and a queued quit would wait for the GUI thread, which is blocked
+        # in ``wait()`` when shutting down (the thread would never end).
+        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._on_thread_finished)
 
     def start(self) -> Task:

@@ -1,0 +1,158 @@
+"""The pose network and the comparison engine on the real clips in ../shared/data/videos (no ground truth there).
+
+For every clip: analyse it (cached), write a contact sheet of stills with the stickman (``--sheets DIR``), and
+measure how steady the skeleton is. Then check the comparison engine where the answer is known:
+
+* **tracking**: the fraction of frames where the athlete was found (mean joint score >= the tracker's person
+  threshold) and the mean joint score;
+* **jitter** (``sequence.jitter_ratio``: median frame-to-frame joint movement / median torso length) on each clip's
+  stillest second. The second is chosen on the *raw* network output (lowest median movement over a 1-s window),
+  then the jitter of the raw and of the smoothed (One-Euro) track is measured on that same window;
+* **four synchronised cameras** (multiview/cam01..04): the offset found between cam01 and each other camera
+  (``align=offset``, estimated) should be close to 0 s;
+* **same movement vs different movement**: similarity scores (DTW alignment) of squat vs squat and squat vs
+  handstand pairs; the squatters should score closer to each other.
+
+Results go to ``--out`` (JSON) and a readable summary is printed.
+
+    python benchmarks/real_clips.py --model resources/gymnast_pose.pt --sheets docs/contact_sheets \\
+        --out benchmarks/results/real_clips.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gymnast_pose.analysis import AnalysisOptions, analyze_video
+from gymnast_pose.compare import CompareError, CompareOptions, compare_sequences
+from gymnast_pose.estimator import EstimatorConfig
+from gymnast_pose.sequence import jitter_ratio
+
+VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
+CLIPS = {
+    "squat_side_a": "squat/yuyoujiang_squat.mp4",
+    "squat_front": "squat/rohanx01_squat.mp4",
+    "squat_side_b": "squat/ikramaliokz_squat.mp4",
+    "handstand_grass": "gymnastics/gym-coach_handstand.mp4",
+    "handstand_wall": "gymnastics/myoxyn_wall_handstand.mp4",
+    "run_indoor": "running/indoor_track_run.mp4",
+    "run_outdoor": "running/outdoor_run.mp4",
+    "cam01": "multiview/cam01.mp4",
+    "cam02": "multiview/cam02.mp4",
+    "cam03": "multiview/cam03.mp4",
+    "cam04": "multiview/cam04.mp4",
+    "platform": "exercise/platform_exercise.mp4",
+}
+SCORE_PAIRS = [("squat_side_a", "squat_side_b"), ("squat_side_a", "squat_front"), ("squat_side_b", "squat_front"),
+               ("squat_side_a", "handstand_grass"), ("squat_side_a", "handstand_wall"),
+               ("squat_side_b", "handstand_grass"), ("squat_side_b", "handstand_wall"),
+               ("squat_front", "handstand_grass"), ("squat_front", "handstand_wall")]
+
+
+def stillest_window(raw_xy: np.ndarray, fps: float) -> tuple[int, int]:
+    """[start, stop) of the 1-s window of ``raw_xy`` (T, K, 2) with the lowest median joint movement per frame."""
+    length = max(2, int(round(fps)))
+    steps = np.linalg.norm(np.diff(raw_xy, axis=0), axis=-1)  # (T-1, K), NaN where a joint is missing
+    best, best_start = np.inf, 0
+    for start in range(0, max(1, len(raw_xy) - length + 1), max(1, length // 4)):
+        window = steps[start:start + length - 1]
+        if np.isfinite(window).mean() < 0.5:
+            continue
+        value = float(np.nanmedian(window))
+        if value < best:
+            best, best_start = value, start
+    return best_start, min(len(raw_xy), best_start + length)
+
+
+def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Path | None) -> tuple[dict, object]:
+    path = root / rel
+    t0 = time.perf_counter()
+    options = AnalysisOptions(model_path=model, smooth=False)
+    raw = analyze_video(path, options=options)  # gaps filled, not smoothed
+    seconds = time.perf_counter() - t0
+    smooth = raw.smoothed(AnalysisOptions.min_cutoff, AnalysisOptions.beta)  # what the app and CLI use
+    threshold = EstimatorConfig().person_threshold
+    found = np.nanmean(np.where(np.isfinite(raw.keypoints[..., 0]), raw.keypoints[..., 2], 0.0), axis=1) >= threshold
+    start, stop = stillest_window(raw.xy, raw.fps)
+    row = {"file": rel, "frames": raw.num_frames, "fps": round(raw.fps, 3),
+           "size": list(raw.frame_size), "first_analysis_s": round(seconds, 1),
+           "found_fraction": round(float(found.mean()), 3),
+           "mean_joint_score": round(float(raw.keypoints[..., 2].mean()), 3),
+           "still_window_s": [round(start / raw.fps, 2), round(stop / raw.fps, 2)],
+           "jitter_raw": round(jitter_ratio(raw, start, stop), 4),
+           "jitter_smoothed": round(jitter_ratio(smooth, start, stop), 4)}
+    if sheets is not None:
+        from gymnast_pose.render import contact_sheet
+
+        sheets.mkdir(parents=True, exist_ok=True)
+        contact_sheet(path, smooth, 8, sheets / f"{name}.png", 1200)
+    return row, smooth
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None, help="checkpoint (default: the bundled model)")
+    p.add_argument("--videos", type=Path, default=VIDEOS)
+    p.add_argument("--sheets", type=Path, default=None, help="folder for one contact sheet PNG per clip")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/real_clips.json"))
+    p.add_argument("--only", nargs="*", choices=["multiview", "scores"], default=["multiview", "scores"],
+                   help="which checks to run (each analyses only the clips it needs)")
+    args = p.parse_args(argv)
+    if not args.videos.is_dir():
+        print(f"no videos at {args.videos}: nothing to do")
+        return 0
+    needed = set()
+    if "multiview" in args.only:
+        needed |= {"cam01", "cam02", "cam03", "cam04"}
+    if "scores" in args.only:
+        needed |= {name for pair in SCORE_PAIRS for name in pair}
+    if args.only == ["multiview", "scores"]:
+        needed = set(CLIPS)
+    clips, poses = {}, {}
+    for name, rel in CLIPS.items():
+        if name not in needed:
+            continue
+        clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets)
+        c = clips[name]
+        print(f"{name:16s} {c['frames']:5d} frames  found {100 * c['found_fraction']:5.1f} %  score "
+              f"{c['mean_joint_score']:.2f}  jitter raw {c['jitter_raw']:.4f} smoothed {c['jitter_smoothed']:.4f} "
+              f"(still {c['still_window_s'][0]:.1f}-{c['still_window_s'][1]:.1f} s)  {c['first_analysis_s']:.0f} s",
+              flush=True)
+    offsets = {}
+    for cam in ("cam02", "cam03", "cam04") if "multiview" in args.only else ():
+        try:
+            c = compare_sequences(poses["cam01"], poses[cam], CompareOptions(align="offset", offset_s=None))
+        except CompareError as exc:
+            offsets[f"cam01-{cam}"] = {"error": str(exc)}
+            print(f"cam01 vs {cam}: {exc}")
+            continue
+        offsets[f"cam01-{cam}"] = {"offset_s": round(c.offset_s, 4), "score": round(c.score, 1),
+                                   "offset_frames": round(c.offset_s * c.coach_fps, 2)}
+        print(f"cam01 vs {cam}: offset {c.offset_s:+.3f} s ({c.offset_s * c.coach_fps:+.1f} frames), "
+              f"score {c.score:.1f}")
+    scores = {}
+    for a, b in SCORE_PAIRS if "scores" in args.only else ():
+        try:
+            c = compare_sequences(poses[a], poses[b], CompareOptions(align="dtw"))
+        except CompareError as exc:
+            scores[f"{a} vs {b}"] = {"error": str(exc)}
+            print(f"{a} vs {b}: {exc}")
+            continue
+        scores[f"{a} vs {b}"] = {"score": round(c.score, 1), "mean_distance": round(c.mean_distance, 3)}
+        print(f"{a} vs {b}: score {c.score:.1f}, mean distance {c.mean_distance:.3f} torso lengths")
+    result = {"model": args.model or "bundled", "load_average": os.getloadavg(), "clips": clips,
+              "multiview_offsets": offsets, "scores": scores}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
