@@ -32,6 +32,7 @@ from gymnast_pose.estimator import (
     SeedBox,
     is_cancelled,
 )
+from gymnast_pose.jobs import run_to_end
 from gymnast_pose.model import bundled_model_path
 from gymnast_pose.pose_cache import load_cached, settings_key, store_cached
 from gymnast_pose.sequence import PoseSequence
@@ -142,11 +143,4 @@ def analyze_video(path, device: str = "auto", use_cache: bool = True,
     options = AnalysisOptions(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
                                  "device": device if options is None else base.device,
                                  "use_cache": use_cache and base.use_cache})
-    job = iter_analyze_video(path, options, cancel, estimator)
-    while True:
-        try:
-            item = next(job)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(item.done, item.total)
+    return run_to_end(iter_analyze_video(path, options, cancel, estimator), progress)

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from gymnast_pose.estimator import AnalysisCancelled, Cancel, is_cancelled
+from gymnast_pose.jobs import run_to_end
 from gymnast_pose.sequence import PoseSequence
 from gymnast_pose.skeleton import EDGES, JOINT_SIDE, K
 from gymnast_pose.video import VideoSource
@@ -215,14 +216,7 @@ def render_overlay_video(video_path, poses: PoseSequence, out_path,
                          progress: Callable[[int, int], object] | None = None, cancel: Cancel = None,
                          threshold: float = DEFAULT_THRESHOLD) -> Path:
     """``iter_render_overlay_video`` run to the end; ``progress(done, total)`` is called after every frame."""
-    job = iter_render_overlay_video(video_path, poses, out_path, threshold, cancel)
-    while True:
-        try:
-            step = next(job)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(step.done, step.total)
+    return run_to_end(iter_render_overlay_video(video_path, poses, out_path, threshold, cancel), progress)
 
 
 def still_indices(num_frames: int, n_stills: int) -> list[int]:

@@ -177,8 +177,10 @@ def test_a_saved_session_reopens_both_videos(qtbot, make_window, videos, fake_an
 
 def test_the_window_stays_responsive_while_an_analysis_burns_cpu(qtbot, window, videos, monkeypatch):
     """A 10 ms timer on the GUI thread keeps ticking while the analysis computes in pure Python (holding the GIL
-    in turns). Lenient bound for a loaded machine: were the work on the GUI thread, one gap would be >= 0.5 s.
-    The precise number comes from ``benchmarks/bench_gui_responsiveness.py``."""
+    in turns). Were the work on the GUI thread, one gap would last the whole 1.5 s of work. A gap during which this
+    process got little CPU (another program had the cores: ``process_time`` hardly moved) says nothing about the
+    design and is not counted. The precise number comes from ``benchmarks/bench_gui_responsiveness.py``."""
+
     def burning_analysis(path, options=None, cancel=None, estimator=None):
         for step in range(3):
             deadline = time.perf_counter() + 0.5
@@ -188,21 +190,21 @@ def test_the_window_stays_responsive_while_an_analysis_burns_cpu(qtbot, window, 
         return (yield from fake_iter_analyze_video(path))
 
     monkeypatch.setattr(analysis, "iter_analyze_video", burning_analysis)
-    gaps, last = [], [time.perf_counter()]
+    gaps, starved, last = [], [], [(time.perf_counter(), time.process_time())]
 
     def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
+        now = (time.perf_counter(), time.process_time())
+        wall, cpu = now[0] - last[0][0], now[1] - last[0][1]
+        (gaps if cpu > 0.5 * wall else starved).append(wall)
         last[0] = now
 
     timer = QTimer()
     timer.timeout.connect(tick)
     window.open_video(COACH, videos[0])
-    last[0] = time.perf_counter()
+    last[0] = (time.perf_counter(), time.process_time())
     timer.start(10)
-    import faulthandler
-    faulthandler.dump_traceback_later(0.4, repeat=False, file=open('/tmp/fh_test.txt', 'w'))
     qtbot.waitUntil(lambda: window.session.coach.status is SlotStatus.READY, timeout=30_000)
     timer.stop()
-    print(f"largest GUI-thread gap while analysing: {1000 * max(gaps):.0f} ms")
-    assert len(gaps) > 20 and max(gaps) < 0.4, f"largest gap {1000 * max(gaps):.0f} ms"
+    largest = max(gaps, default=0.0)
+    print(f"largest GUI-thread gap while analysing: {1000 * largest:.0f} ms ({len(starved)} starved gaps ignored)")
+    assert len(gaps) > 20 and largest < 0.4, f"largest gap {1000 * largest:.0f} ms"
