@@ -178,8 +178,9 @@ def test_a_saved_session_reopens_both_videos(qtbot, make_window, videos, fake_an
 def test_the_window_stays_responsive_while_an_analysis_burns_cpu(qtbot, window, videos, monkeypatch):
     """A 10 ms timer on the GUI thread keeps ticking while the analysis computes in pure Python (holding the GIL
     in turns). Were the work on the GUI thread, one gap would last the whole 1.5 s of work. A gap during which this
-    process got little CPU (another program had the cores: ``process_time`` hardly moved) says nothing about the
-    design and is not counted. The precise number comes from ``benchmarks/bench_gui_responsiveness.py``."""
+    process got little CPU (``process_time`` hardly moved: another program had the cores, or all threads waited)
+    says nothing about the design and is not counted. The precise number: ``benchmarks/bench_gui_responsiveness.py``.
+    """
 
     def burning_analysis(path, options=None, cancel=None, estimator=None):
         for step in range(3):
