@@ -4,14 +4,12 @@ cancel, close, and the session file round trip. Fixtures: ``test_gui_support``."
 from __future__ import annotations
 
 import csv
-import time
 
 import pytest
 from helpers_video import make_non_video_file, make_test_video, read_index
-from PySide6.QtCore import Qt, QTimer
-from test_gui_support import fake_iter_analyze_video, running_qthreads, wait_for_comparison
+from PySide6.QtCore import Qt
+from test_gui_support import running_qthreads, wait_for_comparison
 
-from gymnast_pose import analysis
 from gymnast_pose.gui import dialogs
 from gymnast_pose.gui.session import COACH, ROLES, STUDENT, SlotStatus
 
@@ -173,39 +171,3 @@ def test_a_saved_session_reopens_both_videos(qtbot, make_window, videos, fake_an
     assert second.session.position == 7
     assert second.session.comparison.options.mirror
     assert not second.errors
-
-
-def test_the_window_stays_responsive_while_an_analysis_burns_cpu(qtbot, window, videos, monkeypatch):
-    """A 10 ms timer on the GUI thread keeps ticking while the analysis computes in pure Python (holding the GIL
-    in turns). Were the work on the GUI thread, one gap would last the whole 1.5 s of work. A gap during which this
-    process got little CPU (``process_time`` hardly moved: another program had the cores, or all threads waited)
-    says nothing about the design and is not counted. The precise number: ``benchmarks/bench_gui_responsiveness.py``.
-    """
-
-    def burning_analysis(path, options=None, cancel=None, estimator=None):
-        for step in range(3):
-            deadline = time.perf_counter() + 0.5
-            while time.perf_counter() < deadline:  # Python work: the GIL is shared every few ms
-                sum(range(1000))
-            yield analysis.AnalysisProgress(step + 1, 3)
-        return (yield from fake_iter_analyze_video(path))
-
-    monkeypatch.setattr(analysis, "iter_analyze_video", burning_analysis)
-    gaps, starved, last = [], [], [(time.perf_counter(), time.process_time())]
-
-    def tick():
-        now = (time.perf_counter(), time.process_time())
-        wall, cpu = now[0] - last[0][0], now[1] - last[0][1]
-        (gaps if cpu > 0.5 * wall else starved).append(wall)
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    window.open_video(COACH, videos[0])
-    last[0] = (time.perf_counter(), time.process_time())
-    timer.start(10)
-    qtbot.waitUntil(lambda: window.session.coach.status is SlotStatus.READY, timeout=30_000)
-    timer.stop()
-    largest = max(gaps, default=0.0)
-    print(f"largest GUI-thread gap while analysing: {1000 * largest:.0f} ms ({len(starved)} starved gaps ignored)")
-    assert len(gaps) > 20 and largest < 0.4, f"largest gap {1000 * largest:.0f} ms"
