@@ -45,6 +45,17 @@ def load_avg() -> float | None:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
+def write_report(report: dict, out: Path | None, default_name: str) -> Path:
+    """Write a benchmark's JSON report (to ``out``, else ``results/<default_name>``) and print where, with the load
+    average before and after the run, so a run disturbed by other work can be spotted."""
+    out = Path(out) if out else RESULTS / default_name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"load average (1 min) {report['load_average_1min_before']} before, {report['load_average_1min_after']} "
+          f"after; written to {out}")
+    return out
+
+
 def source_crops(count: int, seed: int = 0) -> tuple[np.ndarray, str]:
     """Up to ``count`` RGB crops (n, s, s, 3) uint8 from the hold-out crop store, else noise; and their origin."""
     if HOLDOUT_STORE.exists():
@@ -128,11 +139,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     print(f"{'size':>5} {'batch':>6} {'ms/batch':>10} {'best ms':>9} {'ms/crop':>8} {'crops/s':>8}")
     report = run(args)
-    out = Path(args.out) if args.out else RESULTS / f"inference_{args.device.split(':')[0]}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"load average (1 min) {report['load_average_1min_before']} before, {report['load_average_1min_after']} "
-          f"after; written to {out}")
+    write_report(report, args.out, f"inference_{args.device.split(':')[0]}.json")
 
 
 if __name__ == "__main__":

@@ -42,10 +42,7 @@ DEFAULT_VIDEO = Path("/work/shared/data/videos/squat/ikramaliokz_squat.mp4")
 if str(ROOT) not in sys.path:  # model_training is not an installed package
     sys.path.insert(0, str(ROOT))
 
-
-def load_avg() -> float | None:
-    """The 1-minute load average (None where the OS has none)."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+from bench_inference import load_avg, write_report  # noqa: E402  (benchmarks/ is the script's own folder)
 
 
 # ----------------------------------------------------------------------------------------------- generated videos
@@ -271,11 +268,7 @@ def main(argv=None) -> None:
                                         "peak_spread_mib": max(peaks) - min(peaks)}
             print(f"peak RSS spread across lengths: {max(peaks) - min(peaks):.0f} MiB")
     report["load_average_1min_after"] = load_avg()
-    out = Path(args.out) if args.out else RESULTS / f"video_{args.device.split(':')[0]}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"load average (1 min) {report['load_average_1min_before']} before, {report['load_average_1min_after']} "
-          f"after; written to {out}")
+    write_report(report, args.out, f"video_{args.device.split(':')[0]}.json")
 
 
 if __name__ == "__main__":

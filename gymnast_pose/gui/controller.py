@@ -30,10 +30,10 @@ from gymnast_pose.gui.session import (
     STUDENT,
     AthleteBox,
     Session,
-    SessionFile,
     SlotStatus,
     VideoInfo,
 )
+from gymnast_pose.gui.session_file import SessionFile
 from gymnast_pose.gui.workers import CancelToken, Task, TaskRunner
 
 log = logging.getLogger(__name__)

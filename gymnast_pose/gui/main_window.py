@@ -23,7 +23,8 @@ from gymnast_pose.gui.actions import WindowActions, shortcuts_html
 from gymnast_pose.gui.controller import SessionController, model_job
 from gymnast_pose.gui.controls import AlignmentPanel, TransportBar
 from gymnast_pose.gui.playback import PlaybackController
-from gymnast_pose.gui.session import COACH, ROLE_TITLES, ROLES, STUDENT, Session, SessionFile, SessionFileError
+from gymnast_pose.gui.session import COACH, ROLE_TITLES, ROLES, STUDENT, Session, SessionFileError
+from gymnast_pose.gui.session_file import SessionFile
 from gymnast_pose.gui.timeline import TimelineWidget
 from gymnast_pose.gui.video_panel import VideoPanel, dropped_paths
 

@@ -24,23 +24,21 @@ event                     arguments           when
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # session_file imports this module's types
+    from gymnast_pose.gui.session_file import SessionFile
 
 log = logging.getLogger(__name__)
 
 COACH, STUDENT = "coach", "student"
 ROLES: tuple[str, str] = (COACH, STUDENT)
 ROLE_TITLES = {COACH: "Coach (reference)", STUDENT: "Student"}
-SESSION_FORMAT = "gymnast_pose.gui-session"
-SESSION_VERSION = 1
 
 FrameRange = tuple[int | None, int | None]
 
@@ -207,89 +205,6 @@ class AlignmentSettings:
 
 class SessionFileError(ValueError):
     """A session file that cannot be read or written; the message is for the user."""
-
-
-@dataclass
-class SessionFile:
-    """What a saved session holds: the two video paths, the athlete boxes, the alignment and the position."""
-
-    coach: Path | None = None
-    student: Path | None = None
-    coach_box: AthleteBox | None = None
-    student_box: AthleteBox | None = None
-    settings: AlignmentSettings = field(default_factory=AlignmentSettings)
-    position: int = 0
-
-    def path_of(self, role: str) -> Path | None:
-        return self.coach if role == COACH else self.student
-
-    def box_of(self, role: str) -> AthleteBox | None:
-        return self.coach_box if role == COACH else self.student_box
-
-    def to_json(self, relative_to: Path | None = None) -> str:
-        def video(path: Path | None, box: AthleteBox | None):
-            if path is None:
-                return None
-            entry = {"path": str(path)}
-            if relative_to is not None:
-                try:
-                    entry["relative_path"] = os.path.relpath(path, relative_to)
-                except ValueError:  # another drive on Windows
-                    pass
-            if box is not None:
-                entry["athlete_box"] = asdict(box)
-            return entry
-
-        document = {"format": SESSION_FORMAT, "version": SESSION_VERSION,
-                    "coach": video(self.coach, self.coach_box), "student": video(self.student, self.student_box),
-                    "alignment": self.settings.to_dict(), "position": int(self.position)}
-        return json.dumps(document, indent=2)
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically (temporary file + ``os.replace``)."""
-        path = Path(path)
-        text = self.to_json(relative_to=path.parent.resolve())
-        try:
-            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(temporary, path)
-        except OSError as exc:
-            raise SessionFileError(f"Cannot write the session file {path}: {exc.strerror or exc}") from exc
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> SessionFile:
-        path = Path(path)
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SessionFileError(f"Cannot read the session file {path}: {exc.strerror or exc}") from exc
-        except ValueError as exc:
-            raise SessionFileError(f"{path} is not a session file (not valid JSON: {exc})") from exc
-        if not isinstance(document, dict) or document.get("format") != SESSION_FORMAT:
-            raise SessionFileError(f"{path} is not a gymnast_pose session file")
-        if int(document.get("version", 0)) > SESSION_VERSION:
-            raise SessionFileError(f"{path} was written by a newer version of gymnast_pose")
-
-        def video(entry) -> tuple[Path | None, AthleteBox | None]:
-            if not entry:
-                return None, None
-            video_path = Path(entry["path"])
-            relative = entry.get("relative_path")
-            if not video_path.exists() and relative and (path.parent / relative).exists():
-                video_path = (path.parent / relative).resolve()  # the folder was moved with its videos
-            box = entry.get("athlete_box")
-            return video_path, (AthleteBox(**box) if box else None)
-
-        try:
-            coach, coach_box = video(document.get("coach"))
-            student, student_box = video(document.get("student"))
-            settings = AlignmentSettings.from_dict(document.get("alignment") or {})
-            position = int(document.get("position", 0))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SessionFileError(f"{path} is a damaged session file ({exc})") from exc
-        return cls(coach, student, coach_box, student_box, settings, position)
 
 
 class Session:
@@ -462,5 +377,7 @@ class Session:
 
     # ---- files --------------------------------------------------------------------------------------------------
     def to_file(self) -> SessionFile:
+        from gymnast_pose.gui.session_file import SessionFile
+
         return SessionFile(self.coach.path, self.student.path, self.coach.box, self.student.box, self.settings,
                            self.position)
