@@ -140,7 +140,5 @@ def analyze_video(path, device: str = "auto", use_cache: bool = True,
                   cancel: threading.Event | None = None, estimator: PoseEstimator | None = None) -> PoseSequence:
     """``iter_analyze_video`` run to the end; ``progress(done, total)`` is called after every frame."""
     base = options or AnalysisOptions()
-    options = AnalysisOptions(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
-                                 "device": device if options is None else base.device,
-                                 "use_cache": use_cache and base.use_cache})
+    options = replace(base, device=device if options is None else base.device, use_cache=use_cache and base.use_cache)
     return run_to_end(iter_analyze_video(path, options, cancel, estimator), progress)
