@@ -1,7 +1,7 @@
 """Benchmark: does the GUI thread stay responsive while the pose network analyses two videos?
 
-Run: ``python benchmarks/bench_gui_responsiveness.py [--model PATH] [--frames 150] [--size 320x240] [--no-play]
-[--coach VIDEO --student VIDEO] [--cold] [--verbose]``
+Run: ``python benchmarks/bench_gui_responsiveness.py [--model PATH] [--frames 150] [--size 320x240] [--fps 25]
+[--no-play] [--coach VIDEO --student VIDEO] [--cold] [--verbose] [--playback-s 10]``
 
 Opens the real ``MainWindow`` (offscreen unless a display is set), opens two videos (generated ones by default: a
 moving block on grey, so the network really searches every frame) with an empty pose cache, starts playback (frames
@@ -12,6 +12,11 @@ ticks, and percentiles, from the start of the analyses until the comparison is d
 (writes it to a temporary folder). Like the app at start, the model is loaded before the videos are opened;
 ``--cold`` leaves that to the first analysis (loading a checkpoint holds the GIL for up to a few hundred ms once per
 process).
+
+``--playback-s N`` then measures playback of the analysed pair: it plays from the first frame for N seconds (at the
+clock video's frame rate, stickmen drawn, the comparison's playhead moving) and reports the frames each panel
+painted per second against the video's frame rate (target: it holds the frame rate, e.g. with ``--size 1280x720
+--fps 30``).
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ import numpy as np  # noqa: E402
 TICK_MS = 10
 
 
-def write_video(path: Path, frames: int, size: tuple[int, int], seed: int) -> Path:
+def write_video(path: Path, frames: int, size: tuple[int, int], seed: int, fps: float = 25.0) -> Path:
     width, height = size
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     rng = np.random.default_rng(seed)
     for i in range(frames):
         image = np.full((height, width, 3), 110, np.uint8)
@@ -95,8 +100,8 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
         coach, student = Path(args.coach), Path(args.student)
     else:
         size = tuple(int(v) for v in args.size.lower().split("x"))
-        coach = write_video(folder / "coach.mp4", args.frames, size, 1)
-        student = write_video(folder / "student.mp4", args.frames, size, 2)
+        coach = write_video(folder / "coach.mp4", args.frames, size, 1, args.fps)
+        student = write_video(folder / "student.mp4", args.frames, size, 2, args.fps)
 
     gaps: list[float] = []
     slow: list[str] = []  # when the long gaps happened, and what the analyses were doing
@@ -138,13 +143,36 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
     watcher.stop()
     elapsed = time.perf_counter() - started
     timer.stop()
+    playback = measure_playback(window, args.playback_s) if args.playback_s > 0 else None
     window.close()
     values = np.array(gaps[1:] or [0.0])
     return {"ticks": len(values), "max_gap_ms": float(values.max()), "p99_ms": float(np.percentile(values, 99)),
             "p50_ms": float(np.percentile(values, 50)), "seconds": elapsed,
             "frames_shown": sum(p.shown_frames for p in window.panels.values()),
             "compared": session.comparison is not None, "compare_error": session.compare_error,
-            "errors": errors, "slow": slow, "started": started, "load_s": load_s}
+            "errors": errors, "slow": slow, "started": started, "load_s": load_s, "playback": playback}
+
+
+def measure_playback(window, seconds: float) -> dict:
+    """Play the analysed pair from its first frame for ``seconds``; frames painted per second by each panel."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    window.playback.pause()
+    window.playback.loop = True
+    window.session.set_position(0)
+    settle = QEventLoop()
+    QTimer.singleShot(300, settle.quit)
+    settle.exec()
+    before = {role: panel.shown_frames for role, panel in window.panels.items()}
+    started = time.perf_counter()
+    window.playback.play()
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    elapsed = time.perf_counter() - started
+    window.playback.pause()
+    shown = {role: (panel.shown_frames - before[role]) / elapsed for role, panel in window.panels.items()}
+    return {"seconds": elapsed, "clock_fps": window.session.clock_fps, "panel_fps": shown}
 
 
 def main() -> None:
@@ -152,6 +180,9 @@ def main() -> None:
     parser.add_argument("--model", help="pose model file (default: see the module docstring)")
     parser.add_argument("--frames", type=int, default=150, help="frames per generated video")
     parser.add_argument("--size", default="320x240", help="size of the generated videos, WIDTHxHEIGHT")
+    parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the generated videos")
+    parser.add_argument("--playback-s", type=float, default=0.0,
+                        help="after the analysis, measure playback of the pair for this many seconds")
     parser.add_argument("--coach", help="use this video instead of a generated one (with --student)")
     parser.add_argument("--student", help="use this video instead of a generated one (with --coach)")
     parser.add_argument("--no-play", dest="play", action="store_false", help="do not play during the analysis")
@@ -175,6 +206,11 @@ def main() -> None:
         print(f"gaps over 50 ms (times from the start, perf_counter {result['started']:.3f}):", *result["slow"],
               sep="\n")
     print(f"comparison: {'done' if result['compared'] else 'none'} {result['compare_error']}".rstrip())
+    if result["playback"]:
+        pb = result["playback"]
+        rates = ", ".join(f"{role} {fps:.1f}" for role, fps in pb["panel_fps"].items())
+        print(f"playback for {pb['seconds']:.1f} s at the clock's {pb['clock_fps']:.2f} fps: frames painted per "
+              f"second: {rates}")
     for title, message in result["errors"]:
         print(f"error: {title}: {message}")
 

@@ -1,7 +1,9 @@
 """The pose network and its self-describing checkpoints.
 
-``PoseNet`` is a small fully-convolutional encoder-decoder: an inverted-residual (MobileNetV2-style) encoder down
-to stride 32 for context, a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps.
+``PoseNet`` is a small fully-convolutional encoder-decoder: an encoder down to stride 32 for context, built of
+either inverted-residual (MobileNetV2-style, ``block="inverted_residual"``) or ResNet basic blocks
+(``block="basic"``: full 3x3 convolutions, fewer multiply-adds at high resolution and faster on a CPU per
+parameter), a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps.
 Input: RGB float (B, 3, S, S) normalised by ``normalize_images``; output: (B, C, S/4, S/4) where C = K + 1 logits
 for the pixel-classification codec or K heatmaps for the regression baseline.
 
@@ -43,6 +45,7 @@ class PoseNetConfig:
     stage_blocks: tuple[int, ...] = (2, 3, 6, 4)
     expansion: int = 4
     decoder_channels: int = 96
+    block: str = "inverted_residual"  # or "basic": two full 3x3 convolutions (ResNet basic block)
 
     def __post_init__(self):
         self.stage_channels = tuple(self.stage_channels)
@@ -74,6 +77,22 @@ class InvertedResidual(nn.Module):
         return x + y if self.residual else y
 
 
+class BasicBlock(nn.Module):
+    """3x3 conv (stride 1 or 2) -> 3x3 conv, plus the input (through a strided 1x1 conv when shapes differ)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expansion: int = 1):
+        super().__init__()
+        self.block = nn.Sequential(_conv_bn_act(cin, cout, 3, stride), _conv_bn_act(cout, cout, 3, act=False))
+        self.shortcut = nn.Identity() if stride == 1 and cin == cout else _conv_bn_act(cin, cout, 1, stride, act=False)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(self.block(x) + self.shortcut(x))
+
+
+BLOCKS = {"inverted_residual": InvertedResidual, "basic": BasicBlock}
+
+
 class PoseNet(nn.Module):
     """(B, 3, S, S) normalised RGB -> (B, out_channels, S/4, S/4)."""
 
@@ -82,10 +101,13 @@ class PoseNet(nn.Module):
         self.config = config
         c = config
         self.stem = _conv_bn_act(3, c.stem_channels, 3, 2)
+        if c.block not in BLOCKS:
+            raise ValueError(f"unknown block type {c.block!r}; known: {sorted(BLOCKS)}")
+        block = BLOCKS[c.block]
         stages, cin = [], c.stem_channels
         for cout, blocks in zip(c.stage_channels, c.stage_blocks):
-            layers = [InvertedResidual(cin, cout, 2, c.expansion)]
-            layers += [InvertedResidual(cout, cout, 1, c.expansion) for _ in range(blocks - 1)]
+            layers = [block(cin, cout, 2, c.expansion)]
+            layers += [block(cout, cout, 1, c.expansion) for _ in range(blocks - 1)]
             stages.append(nn.Sequential(*layers))
             cin = cout
         self.stages = nn.ModuleList(stages)

@@ -102,10 +102,11 @@ def main(argv=None):
     gt = np.stack([s.keypoints for s in samples])
     labelled = np.stack([s.labelled for s in samples])
     results, extra = {}, {}
-    for model in args.model:
+    stems = [Path(m).stem for m in args.model]
+    names = [Path(m).stem if stems.count(Path(m).stem) == 1 else Path(m).parent.name for m in args.model]
+    for model, name in zip(args.model, names):
         predictor = PosePredictor(model, args.device, input_size=args.input_size, flip=args.flip)
         xy, sc, rate = predict_samples(predictor, samples)
-        name = Path(model).stem
         results[name] = pck_table(xy, gt, labelled)
         extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "predictions": xy.tolist(),
                        "scores": sc.tolist()}

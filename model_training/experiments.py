@@ -5,7 +5,8 @@ Runs (all on the same crop store, network, augmentation and validation split):
 * ``main``: the seed formulation (pixel classification, hard negative mining, balanced loss) trained for
   ``--main-minutes`` with a wall-clock cosine schedule: the bundled model's candidate;
 * ``cls``, ``reg``: pixel classification vs the Gaussian-heatmap regression baseline, same number of epochs;
-* ``no_hnm``, ``no_balance``, ``plain_ce``: ablations of the seed's two remedies for class imbalance.
+* ``no_hnm``, ``hnm20``, ``no_balance``, ``plain_ce``: ablations of the seed's two remedies for class imbalance
+  (``hnm20`` keeps 20 instead of 3 background pixels per keypoint pixel).
 
 First every run is probed for ``--probe-seconds`` concurrently to measure its images/s; the comparison epoch count
 is then chosen so the slowest comparison run finishes within ``--compare-minutes``. Every run writes its own folder
@@ -29,6 +30,7 @@ COMPARISON_RUNS = {
     "cls": [],
     "reg": ["--formulation", "gaussian_heatmap"],
     "no_hnm": ["--hard-negative-mining", "false"],
+    "hnm20": ["--neg-pos-ratio", "20"],
     "no_balance": ["--balanced", "false"],
     "plain_ce": ["--hard-negative-mining", "false", "--balanced", "false"],
 }

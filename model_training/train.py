@@ -33,6 +33,11 @@ from gymnast_pose.skeleton import PCK_TORSO_PAIR, K
 from model_training.augment import AugmentConfig, augment_batch
 from model_training.crop_store import CropStore
 
+ARCHITECTURES = {  # named PoseNetConfig presets; --model JSON overrides single fields on top
+    "basic": {"block": "basic", "stem_channels": 24, "stage_channels": (32, 64, 128, 256),
+              "stage_blocks": (1, 2, 2, 2), "expansion": 1, "decoder_channels": 64},
+    "mobile": {"block": "inverted_residual"},  # PoseNetConfig's defaults: MobileNetV2-style, 3.67 M parameters
+}
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -59,6 +64,7 @@ class TrainConfig:
     device: str = "auto"
     resume: str = ""
     init: str = ""
+    arch: str = "basic"  # a key of ARCHITECTURES
     model: dict = field(default_factory=dict)
     augment: dict = field(default_factory=dict)
 
@@ -148,7 +154,9 @@ def train(cfg: TrainConfig, command: str = ""):
                "labelled": torch.from_numpy(store.labelled).to(device),
                "valid": torch.from_numpy(store.valid).to(device)}
     codec, loss_fn = make_codec_and_loss(cfg)
-    model_cfg = PoseNetConfig(**{**cfg.model, "out_channels": codec.out_channels})
+    if cfg.arch not in ARCHITECTURES:
+        raise SystemExit(f"unknown --arch {cfg.arch!r}; known: {', '.join(ARCHITECTURES)}")
+    model_cfg = PoseNetConfig(**{**ARCHITECTURES[cfg.arch], **cfg.model, "out_channels": codec.out_channels})
     network = PoseNet(model_cfg).to(device).to(memory_format=torch.channels_last)
     if cfg.init:
         network.load_state_dict(load_checkpoint(cfg.init).network.state_dict())

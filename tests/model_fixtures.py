@@ -15,8 +15,8 @@ from gymnast_pose.skeleton import EDGES, K
 TINY_CONFIG = dict(stem_channels=8, stage_channels=(8, 16, 16, 32), stage_blocks=(1, 1, 1, 1), decoder_channels=16)
 
 
-def tiny_network(out_channels: int = K + 1) -> PoseNet:
-    return PoseNet(PoseNetConfig(out_channels=out_channels, **TINY_CONFIG))
+def tiny_network(out_channels: int = K + 1, block: str = "inverted_residual") -> PoseNet:
+    return PoseNet(PoseNetConfig(out_channels=out_channels, block=block, **TINY_CONFIG))
 
 
 def write_tiny_model(path, input_size: int = 64) -> Path:

@@ -27,9 +27,10 @@ def test_default_network_is_small_and_has_stride_four():
     assert out.shape == (1, K + 1, 48, 48)
 
 
-def test_fused_network_matches_original():
+@pytest.mark.parametrize("block", ["inverted_residual", "basic"])
+def test_fused_network_matches_original(block):
     torch.manual_seed(0)
-    net = tiny_network()
+    net = tiny_network(block=block)
     for m in net.modules():  # give BatchNorm non-trivial statistics
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
@@ -53,6 +54,18 @@ def test_checkpoint_round_trip_rebuilds_network_and_codec(tmp_path, codec):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(net(x), loaded.network(x), atol=2e-2)
+
+
+def test_basic_block_checkpoint_round_trip_and_unknown_block(tmp_path):
+    net = tiny_network(block="basic").eval()
+    save_checkpoint(tmp_path / "b.pt", net, PixelClassCodec(64, 4))
+    loaded = load_checkpoint(tmp_path / "b.pt")
+    assert loaded.network.config.block == "basic"
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net(x), loaded.network(x), atol=1e-5)
+    with pytest.raises(ValueError, match="unknown block"):
+        PoseNet(PoseNetConfig(block="transformer"))
 
 
 def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
