@@ -10,9 +10,9 @@ waits until both are analysed and compared, then:
 * ``timelines.png``: the timelines alone (the app's own "Export timelines PNG");
 * ``analysing.png``: the window while the network runs (only when the poses were not cached yet).
 
-The screenshots in ``docs/screenshots`` were made with the early bundled model (see resources/MODEL_CARD.md), which
-compares these clips only with a lowered joint threshold: ``python docs/make_screenshots.py --threshold 0.1``. With
-a well-trained model: ``python docs/make_screenshots.py`` (squat pair) or ``--pair handstand``.
+The screenshots in ``docs/screenshots`` were made with ``python docs/make_screenshots.py`` (squat pair, default
+threshold) and the bundled model of 2026-11-25 (hold-out PCK@0.2 0.382, see resources/MODEL_CARD.md); the main
+window shows the moment of the largest pose distance, i.e. where the model or the athlete differs most.
 
 The pose model is ``--model``, else ``$GYMNAST_POSE_MODEL``, else the bundled one (``--threshold`` lowers the
 joint confidence threshold for a weak model still in training). Poses are cached as in the app,
