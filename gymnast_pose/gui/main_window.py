@@ -26,14 +26,14 @@ from gymnast_pose.gui.playback import PlaybackController
 from gymnast_pose.gui.session import COACH, ROLE_TITLES, ROLES, STUDENT, Session, SessionFileError
 from gymnast_pose.gui.session_file import SessionFile
 from gymnast_pose.gui.timeline import TimelineWidget
-from gymnast_pose.gui.video_panel import VideoPanel, dropped_paths
+from gymnast_pose.gui.video_panel import FileDropTarget, VideoPanel
 
 log = logging.getLogger(__name__)
 APP_TITLE = "gymnast_pose"
 SESSION_SUFFIX = ".json"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileDropTarget, QMainWindow):
     """Two videos, their timelines and the alignment; see the module docstring."""
 
     def __init__(self, session: Session | None = None, settings: QSettings | None = None,
@@ -352,15 +352,8 @@ class MainWindow(QMainWindow):
         return self.controller.runner.start(model_job, name="check-model", on_result=on_result, on_error=on_error)
 
     # ---- drag and drop, closing ---------------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        if dropped_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        paths = dropped_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.open_paths(paths)
+    def files_dropped(self, paths: list[Path]) -> None:
+        self.open_paths(paths)
 
     def shutdown(self) -> None:
         """Stop playback, cancel every analysis and wait for all worker and frame threads (idempotent)."""

@@ -32,7 +32,25 @@ def dropped_paths(mime) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
 
 
-class VideoPanel(QWidget):
+class FileDropTarget:
+    """Mixin for a QWidget that accepts local files dropped on it and passes them to ``files_dropped(paths)``
+    (call ``setAcceptDrops(True)`` too)."""
+
+    def files_dropped(self, paths: list[Path]) -> None:
+        raise NotImplementedError
+
+    def dragEnterEvent(self, event) -> None:
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.files_dropped(paths)
+
+
+class VideoPanel(FileDropTarget, QWidget):
     open_requested = Signal(str)  # role
     file_dropped = Signal(str, object)  # role, Path
     cancel_requested = Signal(str)  # role
@@ -326,12 +344,5 @@ class VideoPanel(QWidget):
         super().keyPressEvent(event)
 
     # ---- drag and drop --------------------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        if dropped_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        paths = dropped_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.file_dropped.emit(self.role, paths[0])
+    def files_dropped(self, paths: list[Path]) -> None:
+        self.file_dropped.emit(self.role, paths[0])
