@@ -76,7 +76,8 @@ def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Pat
     options = AnalysisOptions(model_path=model, smooth=False)
     raw = analyze_video(path, options=options)  # gaps filled, not smoothed
     seconds = time.perf_counter() - t0
-    smooth = raw.smoothed(AnalysisOptions.min_cutoff, AnalysisOptions.beta)  # what the app and CLI use
+    defaults = AnalysisOptions()
+    smooth = raw.smoothed(defaults.min_cutoff, defaults.beta, defaults.d_cutoff, defaults.median_s)  # as the app
     threshold = EstimatorConfig().person_threshold
     found = np.nanmean(np.where(np.isfinite(raw.keypoints[..., 0]), raw.keypoints[..., 2], 0.0), axis=1) >= threshold
     start, stop = stillest_window(raw.xy, raw.fps)

@@ -7,8 +7,9 @@ video's own upright pixels. Steps:
 1. open the video (``VideoSource``: decoded frame count, fps, fingerprint);
 2. look in the pose cache (key: video fingerprint, model hash, and every setting that changes the result); a hit
    returns at once with a single progress item (``cached=True``);
-3. otherwise track the athlete (``PoseEstimator.iter_track``), fill short dropouts and smooth with the One-Euro
-   filter (``PoseSequence.with_gaps_filled().smoothed()``), store the result in the cache atomically.
+3. otherwise track the athlete (``PoseEstimator.iter_track``), fill short dropouts and smooth (a short running
+   median, then a zero-phase One-Euro filter: ``PoseSequence.with_gaps_filled().smoothed()``), store the result in
+   the cache atomically.
 
 Closing the generator (what the GUI worker does on Cancel) or a ``cancel`` event stops the work; nothing is cached
 then. Errors are the core's own one-sentence exceptions: ``VideoError`` for a bad video, ``ModelFileError`` for a
@@ -37,6 +38,7 @@ from gymnast_pose.model import bundled_model_path
 from gymnast_pose.pose_cache import load_cached, settings_key, store_cached
 from gymnast_pose.sequence import PoseSequence
 from gymnast_pose.video import VideoSource
+from gymnast_pose.smoothing import DEFAULT_MEDIAN_S
 
 __all__ = ["AnalysisCancelled", "AnalysisOptions", "AnalysisProgress", "analyze_video", "iter_analyze_video",
            "load_estimator"]
@@ -47,8 +49,10 @@ class AnalysisOptions:
     """Settings of one analysis.
 
     ``box``: (x, y, w, h) in upright frame pixels around the athlete on frame ``box_frame`` (None: the most
-    prominent person). ``min_cutoff`` / ``beta``: One-Euro smoothing (Hz, and speed coefficient in torso lengths per
-    second); ``smooth=False`` keeps the raw per-frame network output (gaps are still filled).
+    prominent person). ``min_cutoff`` / ``beta`` / ``d_cutoff`` / ``median_s``: smoothing
+    (``smoothing.smooth_track``: a running median of ``median_s`` seconds, then a zero-phase One-Euro filter whose
+    cutoff is ``min_cutoff`` Hz when still plus ``beta`` Hz per torso length per second of speed, that speed
+    low-passed at ``d_cutoff`` Hz); ``smooth=False`` keeps the raw per-frame network output (gaps are still filled).
     """
 
     box: tuple[float, float, float, float] | None = None
@@ -58,7 +62,9 @@ class AnalysisOptions:
     input_size: int | None = None
     smooth: bool = True
     min_cutoff: float = 1.0
-    beta: float = 10.0
+    beta: float = 8.0
+    d_cutoff: float = 4.0
+    median_s: float = DEFAULT_MEDIAN_S
     use_cache: bool = True
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
 
@@ -70,7 +76,8 @@ class AnalysisOptions:
         return {"estimator_version": ESTIMATOR_VERSION, "estimator": asdict(self.estimator),
                 "box": None if self.box is None else [round(float(v), 1) for v in self.box],
                 "box_frame": self.box_frame if self.box is not None else None, "input_size": self.input_size,
-                "smooth": self.smooth, "min_cutoff": self.min_cutoff, "beta": self.beta}
+                "smooth": self.smooth, "smoother": "median+zero_phase_one_euro", "min_cutoff": self.min_cutoff,
+                "beta": self.beta, "d_cutoff": self.d_cutoff, "median_s": self.median_s}
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ def iter_analyze_video(path, options: AnalysisOptions | None = None, cancel: Can
         poses = PoseSequence(result.keypoints, fps, source=str(path), fingerprint=fingerprint,
                              frame_size=video.size, model_hash=estimator.model_hash).with_gaps_filled()
         if options.smooth:
-            poses = poses.smoothed(options.min_cutoff, options.beta)
+            poses = poses.smoothed(options.min_cutoff, options.beta, options.d_cutoff, options.median_s)
     if is_cancelled(cancel):
         raise AnalysisCancelled("The analysis was cancelled")
     if options.use_cache:

@@ -9,7 +9,8 @@ Shapes and conventions (T frames, K = ``skeleton.K`` = 14 LSP joints):
 * Files: ``.npz`` (exact, used by the cache), ``.json`` and ``.csv`` (for people and spreadsheets); ``save`` writes
   atomically (temporary file + ``os.replace``), ``load`` reads all three.
 
-Recommended clean-up: ``seq.with_gaps_filled().smoothed()`` (the One-Euro filter restarts after a gap).
+Recommended clean-up: ``seq.with_gaps_filled().smoothed()`` (filters in ``gymnast_pose.smoothing``; they restart
+after a gap).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from gymnast_pose.skeleton import JOINT_NAMES, PCK_TORSO_PAIR, K
+from gymnast_pose.smoothing import DEFAULT_MEDIAN_S, smooth_track
 
 FORMAT_NAME = "gymnast_pose.PoseSequence"
 FORMAT_VERSION = 1
@@ -116,12 +118,15 @@ class PoseSequence:
         max_gap = default_max_gap(self.fps) if max_gap is None else max_gap
         return replace(self, keypoints=fill_gaps(self.keypoints, max_gap, score_factor)[0])
 
-    def smoothed(self, min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0) -> PoseSequence:
-        """x, y filtered by ``one_euro_smooth`` with speeds in torso lengths per second; scores unchanged."""
+    def smoothed(
+        self, min_cutoff: float = 1.0, beta: float = 8.0, d_cutoff: float = 4.0, median_s: float = DEFAULT_MEDIAN_S
+    ) -> PoseSequence:
+        """x, y filtered by ``smoothing.smooth_track`` (median, zero-phase One-Euro) with speeds in torso lengths
+        per second; scores unchanged."""
         torso = _nanmedian(torso_lengths(self.xy))
         scale = torso if torso > 0 else float(max(self.frame_size[1], 1))  # nan > 0 is False
         kp = self.keypoints.copy()
-        kp[..., :2] = one_euro_smooth(self.xy, self.fps, min_cutoff, beta, d_cutoff, speed_scale=scale)
+        kp[..., :2] = smooth_track(self.xy, self.fps, min_cutoff, beta, d_cutoff, scale, median_s)
         return replace(self, keypoints=kp)
 
     def jitter(self, start: int | None = None, stop: int | None = None) -> float:
@@ -320,45 +325,6 @@ def fill_gaps(keypoints: np.ndarray, max_gap: int, score_factor: float = 0.5) ->
             filled[first:end, k, 2] = score_factor * min(before[2], after[2])
             was_filled[first:end, k] = True
     return filled, was_filled
-
-
-def one_euro_smooth(
-    values: np.ndarray, fps: float, min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0,
-    speed_scale: float = 1.0,
-) -> np.ndarray:  # fmt: skip
-    """One-Euro filter (Casiez, Roussel & Vogel, CHI 2012) along axis 0 of ``values`` (T, ...), per element.
-
-    A low-pass filter whose cutoff rises with speed: still joints are smoothed hard, fast ones follow with little
-    lag. Per sample, at ``fps`` frames per second:
-
-    * ``min_cutoff`` (Hz): cutoff when still; lower = smoother, more lag on slow drifts.
-    * ``beta`` (Hz per unit of speed): how fast the cutoff rises with speed, measured in ``speed_scale`` units per
-      second (``PoseSequence.smoothed`` uses the torso length, so beta is per torso length per second).
-    * ``d_cutoff`` (Hz): cutoff of the low-pass on the speed estimate itself.
-
-    NaN marks a missing sample: the output is NaN there and the filter restarts after the gap.
-    Returns float32 of the same shape.
-    """
-    data = np.asarray(values, dtype=np.float64)
-    flat = data.reshape(len(data), -1)
-    out = np.full_like(flat, np.nan)
-
-    def alpha(cutoff):
-        return 1.0 / (1.0 + fps / (2.0 * np.pi * cutoff))
-
-    previous = np.full(flat.shape[1], np.nan)
-    speed = np.zeros(flat.shape[1])
-    speed_alpha = alpha(d_cutoff)
-    for t, current in enumerate(flat):
-        valid = np.isfinite(current)
-        restart = valid & ~np.isfinite(previous)
-        raw_speed = np.where(valid & ~restart, (current - previous) * fps / speed_scale, 0.0)
-        speed = np.where(restart, 0.0, speed + speed_alpha * (raw_speed - speed))
-        smoothed = previous + alpha(min_cutoff + beta * np.abs(speed)) * (current - previous)
-        previous = np.where(valid, np.where(restart, current, smoothed), np.nan)
-        speed = np.where(valid, speed, 0.0)
-        out[t] = previous
-    return out.reshape(data.shape).astype(np.float32)
 
 
 def torso_lengths(xy: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ from gymnast_pose.sequence import (
     default_max_gap,
     fill_gaps,
     jitter_ratio,
-    one_euro_smooth,
     torso_lengths,
 )
 from gymnast_pose.skeleton import JOINT_NAMES, PCK_TORSO_PAIR, K
@@ -186,34 +185,6 @@ def test_one_euro_reduces_jitter_on_a_still_pose():
     assert smooth.jitter(30) < 0.02  # after the filter has settled
     assert smooth.jitter(30) < 0.4 * noisy.jitter(30)
     np.testing.assert_array_equal(smooth.scores, noisy.scores)  # only x, y are filtered
-
-
-def test_one_euro_follows_a_fast_step_with_little_lag():
-    signal = np.r_[np.zeros(30), np.full(30, TORSO)]  # a joint jumps one torso length in one frame
-    smooth = one_euro_smooth(signal, FPS, speed_scale=TORSO)
-    assert np.all(smooth[:30] == 0)
-    assert np.argmax(smooth[30:] > 0.9 * TORSO) <= 2  # within two frames (67 ms at 30 fps)
-    assert abs(smooth[-1] - TORSO) < 0.01 * TORSO
-
-
-def test_one_euro_is_fps_aware():
-    """With beta = 0 it is a first-order low-pass: it settles in the same seconds whatever the frame rate."""
-    settle_times = []
-    for fps in (30.0, 240.0):
-        step = np.r_[np.zeros(int(fps)), np.ones(int(fps))]
-        smooth = one_euro_smooth(step, fps, min_cutoff=1.0, beta=0.0)
-        settle_times.append(np.argmax(smooth[int(fps) :] > 1 - np.exp(-1)) / fps)
-    time_constant = 1 / (2 * np.pi * 1.0)  # seconds, for a 1 Hz cutoff
-    assert settle_times == [pytest.approx(time_constant, abs=1 / 30)] * 2
-
-
-def test_one_euro_handles_nan_gaps():
-    signal = np.linspace(0.0, 10.0, 20)
-    signal[5:8] = np.nan
-    smooth = one_euro_smooth(signal, FPS)
-    assert np.isnan(smooth[5:8]).all() and np.isfinite(np.delete(smooth, [5, 6, 7])).all()
-    assert smooth[8] == pytest.approx(signal[8])  # restarts on the first sample after the gap
-    assert one_euro_smooth(np.full((4, 2), np.nan), FPS).shape == (4, 2)
 
 
 def test_gap_filling_interpolates_short_dropouts_and_marks_them():
