@@ -81,7 +81,8 @@ def markdown(results: dict) -> str:
         lines += [f"\n{fps} fps: RMS error (torso lengths) and delay on the 1 Hz swing without noise\n",
                   "| filter | " + " | ".join(MOVEMENTS) + " | delay (ms) |", "|---|" + "---|" * (len(MOVEMENTS) + 1)]
         for name, row in results.items():
-            cells = [f"{row[f'rms_{m}@{fps}']:.3f}" for m in MOVEMENTS] + [f"{abs(row[f'delay_ms_swing1@{fps}']):.0f}" if abs(row[f'delay_ms_swing1@{fps}']) < 0.5 else f"{row[f'delay_ms_swing1@{fps}']:.0f}"]
+            delay = row[f"delay_ms_swing1@{fps}"]
+            cells = [f"{row[f'rms_{m}@{fps}']:.3f}" for m in MOVEMENTS] + [f"{0.0 if abs(delay) < 0.5 else delay:.0f}"]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

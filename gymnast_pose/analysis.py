@@ -37,8 +37,8 @@ from gymnast_pose.jobs import run_to_end
 from gymnast_pose.model import bundled_model_path
 from gymnast_pose.pose_cache import load_cached, settings_key, store_cached
 from gymnast_pose.sequence import PoseSequence
-from gymnast_pose.video import VideoSource
 from gymnast_pose.smoothing import DEFAULT_MEDIAN_S
+from gymnast_pose.video import VideoSource
 
 __all__ = ["AnalysisCancelled", "AnalysisOptions", "AnalysisProgress", "analyze_video", "iter_analyze_video",
            "load_estimator"]
