@@ -1,9 +1,11 @@
 """Evaluate a checkpoint: PCK@0.2 and PCK@0.1 per joint (LSP torso convention) on any supported dataset.
 
 Each image is treated as one person's crop, exactly as ``gymnast-pose pose`` does: the whole image is letterboxed
-to the network's input, no ground-truth box is used. A joint is correct when its error is at most alpha x the
-distance between l_shoulder and r_hip (the LSP convention; the other diagonal, r_shoulder to l_hip, stands in when
-one of them is not labelled, and images with neither are skipped). Only labelled joints count.
+to the network's input, then the network looks again at a crop around the joints it found (upright and turned by
+180 degrees; ``gymnast_pose.image_pose``; ``--single-pass`` skips that). No ground-truth box is used. A joint is
+correct when its error is at most alpha x the distance between l_shoulder and r_hip (the LSP convention; the other
+diagonal, r_shoulder to l_hip, stands in when one of them is not labelled, and images with neither are skipped).
+Only labelled joints count.
 
     python -m model_training.evaluate --model resources/gymnast_pose.pt --data lsp:../shared/data/lspet:9001-10000
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gymnast_pose.image_pose import predict_image_poses
 from gymnast_pose.inference import PosePredictor
 from gymnast_pose.skeleton import JOINT_NAMES, PCK_TORSO_PAIR
 from model_training.datasets import Sample, read_dataset
@@ -65,12 +68,13 @@ def load_rgb(sample: Sample) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def predict_samples(predictor: PosePredictor, samples: list[Sample], batch: int = 64):
-    """Run the predictor on whole images -> keypoints (N, K, 2), scores (N, K), images/s."""
+def predict_samples(predictor: PosePredictor, samples: list[Sample], batch: int = 64, refine: bool = True):
+    """Run the predictor on whole images (``image_pose.predict_image_poses``: a second look at the person unless
+    ``refine`` is False) -> keypoints (N, K, 2), scores (N, K), images/s."""
     preds, scores, t0 = [], [], time.perf_counter()
     for start in range(0, len(samples), batch):
         images = [load_rgb(s) for s in samples[start:start + batch]]
-        xy, sc = predictor.predict_images(images)
+        xy, sc = predict_image_poses(predictor, images, refine=refine)
         preds.append(xy)
         scores.append(sc)
     rate = len(samples) / (time.perf_counter() - t0)
@@ -94,6 +98,8 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="dataset spec, e.g. lsp:../shared/data/lspet:9001-10000")
     p.add_argument("--input-size", type=int, default=None)
     p.add_argument("--flip", action="store_true", help="average with the mirrored image")
+    p.add_argument("--single-pass", action="store_true",
+                   help="only the whole-image pass (default: also a second look at the person, as `pose` does)")
     p.add_argument("--device", default="auto")
     p.add_argument("--mediapipe", action="store_true")
     p.add_argument("--json", default="")
@@ -106,9 +112,10 @@ def main(argv=None):
     names = [Path(m).stem if stems.count(Path(m).stem) == 1 else Path(m).parent.name for m in args.model]
     for model, name in zip(args.model, names):
         predictor = PosePredictor(model, args.device, input_size=args.input_size, flip=args.flip)
-        xy, sc, rate = predict_samples(predictor, samples)
+        xy, sc, rate = predict_samples(predictor, samples, refine=not args.single_pass)
         results[name] = pck_table(xy, gt, labelled)
-        extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "predictions": xy.tolist(),
+        extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "flip": args.flip,
+                       "second_look": not args.single_pass, "predictions": xy.tolist(),
                        "scores": sc.tolist()}
         print(f"{name}: PCK@0.2 {results[name]['pck@0.2']['all']:.3f}  PCK@0.1 {results[name]['pck@0.1']['all']:.3f}"
               f"  ({rate:.0f} images/s incl. decoding)", flush=True)
