@@ -53,6 +53,7 @@ class AnalysisOptions:
     (``smoothing.smooth_track``: a running median of ``median_s`` seconds, then a zero-phase One-Euro filter whose
     cutoff is ``min_cutoff`` Hz when still plus ``beta`` Hz per torso length per second of speed, that speed
     low-passed at ``d_cutoff`` Hz); ``smooth=False`` keeps the raw per-frame network output (gaps are still filled).
+    ``flip``: run every crop also mirrored and average the two probability maps (about twice the network's work).
     """
 
     box: tuple[float, float, float, float] | None = None
@@ -60,6 +61,7 @@ class AnalysisOptions:
     device: str = "auto"
     model_path: str | None = None
     input_size: int | None = None
+    flip: bool = False
     smooth: bool = True
     min_cutoff: float = 1.0
     beta: float = 8.0
@@ -76,6 +78,7 @@ class AnalysisOptions:
         return {"estimator_version": ESTIMATOR_VERSION, "estimator": asdict(self.estimator),
                 "box": None if self.box is None else [round(float(v), 1) for v in self.box],
                 "box_frame": self.box_frame if self.box is not None else None, "input_size": self.input_size,
+                "flip": self.flip,
                 "smooth": self.smooth, "smoother": "median+zero_phase_one_euro", "min_cutoff": self.min_cutoff,
                 "beta": self.beta, "d_cutoff": self.d_cutoff, "median_s": self.median_s}
 
@@ -95,14 +98,15 @@ class AnalysisProgress:
 
 
 @lru_cache(maxsize=4)
-def _cached_estimator(model_path: str, device: str, input_size: int | None, config: EstimatorConfig) -> PoseEstimator:
-    return PoseEstimator.from_model(model_path, device=device, input_size=input_size, config=config)
+def _cached_estimator(model_path: str, device: str, input_size: int | None, flip: bool,
+                      config: EstimatorConfig) -> PoseEstimator:
+    return PoseEstimator.from_model(model_path, device=device, input_size=input_size, flip=flip, config=config)
 
 
 def load_estimator(options: AnalysisOptions) -> PoseEstimator:
     """The estimator for ``options`` (loaded once per model, device and settings in this process)."""
     path = str(Path(options.model_path) if options.model_path else bundled_model_path())
-    return _cached_estimator(path, options.device, options.input_size, options.estimator)
+    return _cached_estimator(path, options.device, options.input_size, options.flip, options.estimator)
 
 
 def iter_analyze_video(path, options: AnalysisOptions | None = None, cancel: Cancel = None,

@@ -131,6 +131,28 @@ def test_second_run_is_read_from_the_cache(env, figure_estimator, video, tmp_pat
         main(["analyze", str(video), "--no-cache"])
 
 
+def test_flip_reaches_the_estimator_and_is_cached_apart(env, video, monkeypatch):
+    """--flip asks for an estimator that also runs mirrored crops; its result does not reuse the plain one's cache."""
+    asked = []
+    estimator = PoseEstimator(CentredFigurePredictor())
+
+    def load(options):
+        asked.append(options.flip)
+        return estimator
+
+    monkeypatch.setattr(analysis, "load_estimator", load)
+    assert main(["analyze", str(video)]) == 0
+    assert main(["analyze", str(video), "--flip"]) == 0  # not a cache hit: the estimator is asked again
+    assert asked == [False, True]
+    assert len(list(env.iterdir())) == 2
+
+
+def test_flip_makes_the_predictor_average_mirrored_crops(tiny_model):
+    estimator = analysis.load_estimator(analysis.AnalysisOptions(model_path=str(tiny_model), flip=True))
+    assert estimator.predictor.flip
+    assert not analysis.load_estimator(analysis.AnalysisOptions(model_path=str(tiny_model))).predictor.flip
+
+
 def test_without_output_nothing_is_written(env, video, tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
