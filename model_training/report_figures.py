@@ -77,7 +77,8 @@ def training_curves(logs: list[str], out, key: str = "val_pck@0.2"):
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
     for log in logs:
         rows = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
-        ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=Path(log).parent.name)
+        name = Path(log).parent.name if Path(log).name == "log.jsonl" else Path(log).stem.removeprefix("ablation_log_")
+        ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=name)
     ax.set_xlabel("epoch")
     ax.set_ylabel(key + " (validation crops)")
     ax.grid(alpha=0.3)
