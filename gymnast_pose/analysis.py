@@ -37,7 +37,7 @@ from gymnast_pose.jobs import run_to_end
 from gymnast_pose.model import bundled_model_path
 from gymnast_pose.pose_cache import load_cached, settings_key, store_cached
 from gymnast_pose.sequence import PoseSequence
-from gymnast_pose.smoothing import DEFAULT_MEDIAN_S
+from gymnast_pose.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MEDIAN_S, DEFAULT_MIN_CUTOFF
 from gymnast_pose.video import VideoSource
 
 __all__ = ["AnalysisCancelled", "AnalysisOptions", "AnalysisProgress", "analyze_video", "iter_analyze_video",
@@ -63,9 +63,9 @@ class AnalysisOptions:
     input_size: int | None = None
     flip: bool = False
     smooth: bool = True
-    min_cutoff: float = 1.0
-    beta: float = 8.0
-    d_cutoff: float = 4.0
+    min_cutoff: float = DEFAULT_MIN_CUTOFF
+    beta: float = DEFAULT_BETA
+    d_cutoff: float = DEFAULT_D_CUTOFF
     median_s: float = DEFAULT_MEDIAN_S
     use_cache: bool = True
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from gymnast_pose.inference import PosePredictor, crop_regions, crop_to_image
+from gymnast_pose.estimator import EstimatorConfig, PoseEstimator
+from gymnast_pose.inference import PosePredictor
 from gymnast_pose.tracking import pose_box, region_around, turned
 
-CROP_SCALE = 1.8  # the video tracker's default (EstimatorConfig.crop_scale)
-JOINT_THRESHOLD = 0.15  # joints scored at least this make the person's box (EstimatorConfig.joint_threshold)
+_TRACKER = EstimatorConfig()  # the second look crops as the video tracker does
 
 
 def predict_image_poses(
-    predictor: PosePredictor, images: list[np.ndarray], refine: bool = True, crop_scale: float = CROP_SCALE,
-    joint_threshold: float = JOINT_THRESHOLD,
+    predictor: PosePredictor, images: list[np.ndarray], refine: bool = True,
+    crop_scale: float = _TRACKER.crop_scale, joint_threshold: float = _TRACKER.joint_threshold,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """images: N arrays (H, W, 3) uint8 RGB, one person each -> keypoints (N, K, 2), scores (N, K).
 
@@ -44,15 +44,9 @@ def predict_image_poses(
             jobs.append((image, r))
             owners.append(i)
     best = scores.mean(axis=1)
-    for start in range(0, len(jobs), predictor.batch_size):
-        chunk = jobs[start : start + predictor.batch_size]
-        # Regions of different images: crop each on its own image, then run the network once for the chunk.
-        cut = [crop_regions(image, [region], predictor.input_size) for image, region in chunk]
-        crop_xy, crop_scores = predictor.predict_crops(np.concatenate([crops for crops, _ in cut]))
-        image_xy = crop_to_image(crop_xy, np.concatenate([matrices for _, matrices in cut]))
-        for j, i in enumerate(owners[start : start + len(chunk)]):
-            quality = float(crop_scores[j].mean())
-            if quality > best[i]:
-                best[i], xy[i], scores[i] = quality, image_xy[j], crop_scores[j]
+    crop_xy, crop_scores = PoseEstimator(predictor, _TRACKER).infer(jobs)  # crops of all images, batched together
+    for j, i in enumerate(owners):
+        quality = float(crop_scores[j].mean())
+        if quality > best[i]:
+            best[i], xy[i], scores[i] = quality, crop_xy[j], crop_scores[j]
     return xy, scores
-

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from gymnast_pose.skeleton import JOINT_NAMES, PCK_TORSO_PAIR, K
-from gymnast_pose.smoothing import DEFAULT_MEDIAN_S, smooth_track
+from gymnast_pose.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MEDIAN_S, DEFAULT_MIN_CUTOFF, smooth_track
 
 FORMAT_NAME = "gymnast_pose.PoseSequence"
 FORMAT_VERSION = 1
@@ -119,7 +119,8 @@ class PoseSequence:
         return replace(self, keypoints=fill_gaps(self.keypoints, max_gap, score_factor)[0])
 
     def smoothed(
-        self, min_cutoff: float = 1.0, beta: float = 8.0, d_cutoff: float = 4.0, median_s: float = DEFAULT_MEDIAN_S
+        self, min_cutoff: float = DEFAULT_MIN_CUTOFF, beta: float = DEFAULT_BETA, d_cutoff: float = DEFAULT_D_CUTOFF,
+        median_s: float = DEFAULT_MEDIAN_S,
     ) -> PoseSequence:
         """x, y filtered by ``smoothing.smooth_track`` (median, zero-phase One-Euro) with speeds in torso lengths
         per second; scores unchanged."""

@@ -17,6 +17,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 DEFAULT_MEDIAN_S = 0.07  # 3 frames at 30 fps, 5 at 60 fps: short enough to keep a 3 Hz swing's peaks
+# The app's One-Euro settings (``benchmarks/smoothing_tradeoff.py``): Hz when still, Hz per torso length per second,
+# and the speed estimate's low-pass in Hz (4 rather than 1 keeps a clean 2 Hz swing's peaks).
+DEFAULT_MIN_CUTOFF, DEFAULT_BETA, DEFAULT_D_CUTOFF = 1.0, 8.0, 4.0
 
 
 def median_window(fps: float, seconds: float = DEFAULT_MEDIAN_S) -> int:
@@ -91,8 +94,8 @@ def one_euro_smooth(
 
 
 def smooth_track(
-    values: np.ndarray, fps: float, min_cutoff: float = 1.0, beta: float = 8.0, d_cutoff: float = 4.0,
-    speed_scale: float = 1.0, median_s: float = DEFAULT_MEDIAN_S,
+    values: np.ndarray, fps: float, min_cutoff: float = DEFAULT_MIN_CUTOFF, beta: float = DEFAULT_BETA,
+    d_cutoff: float = DEFAULT_D_CUTOFF, speed_scale: float = 1.0, median_s: float = DEFAULT_MEDIAN_S,
 ) -> np.ndarray:  # fmt: skip
     """Offline smoothing of a whole track (T, ...): running median (``median_s`` seconds), then the One-Euro
     filter forwards and backwards (zero phase: no lag). Parameters as in ``one_euro_smooth``. Returns float32."""

@@ -53,27 +53,22 @@ def pck_table(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, found: np.
     """
     torso = torso_lengths(gt, labelled)
     ok = labelled & ~np.isnan(torso)[:, None]
-    err = np.linalg.norm(np.nan_to_num(pred, nan=1e9) - gt, axis=2)
+    errors = [np.linalg.norm(np.nan_to_num(p, nan=1e9) - gt, axis=2) for p in (pred, pred[:, FLIP_PERMUTATION])]
     if found is not None:
-        err[~found] = np.inf
+        for err in errors:
+            err[~found] = np.inf
+    limbs = list(LIMB_JOINTS)
     table = {"images": int((~np.isnan(torso)).sum()), "joints": int(ok.sum())}
-    for alpha in (0.2, 0.1):
-        hit = (err <= alpha * np.nan_to_num(torso, nan=0)[:, None]) & ok
-        row = {name: float(hit[:, k].sum() / max(ok[:, k].sum(), 1)) for k, name in enumerate(JOINT_NAMES)}
-        row["all"] = float(hit.sum() / max(ok.sum(), 1))
-        limbs = list(LIMB_JOINTS)
-        row["limbs"] = float(hit[:, limbs].sum() / max(ok[:, limbs].sum(), 1))
-        table[f"pck@{alpha}"] = row
-    swapped_err = np.linalg.norm(np.nan_to_num(pred[:, FLIP_PERMUTATION], nan=1e9) - gt, axis=2)
-    if found is not None:
-        swapped_err[~found] = np.inf
     side_free: dict = {}
     for alpha in (0.2, 0.1):
         limit = alpha * np.nan_to_num(torso, nan=0)[:, None]
-        hit, hit_swapped = (err <= limit) & ok, (swapped_err <= limit) & ok
+        hit, hit_swapped = ((err <= limit) & ok for err in errors)
+        row = {name: float(hit[:, k].sum() / max(ok[:, k].sum(), 1)) for k, name in enumerate(JOINT_NAMES)}
+        row["all"] = float(hit.sum() / max(ok.sum(), 1))
+        row["limbs"] = float(hit[:, limbs].sum() / max(ok[:, limbs].sum(), 1))
+        table[f"pck@{alpha}"] = row
         use_swapped = hit_swapped.sum(axis=1) > hit.sum(axis=1)
         best = np.where(use_swapped[:, None], hit_swapped, hit)
-        limbs = list(LIMB_JOINTS)
         side_free[f"pck@{alpha}"] = {"all": float(best.sum() / max(ok.sum(), 1)),
                                      "limbs": float(best[:, limbs].sum() / max(ok[:, limbs].sum(), 1))}
         if alpha == 0.2:
