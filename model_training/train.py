@@ -8,7 +8,9 @@ Example (the bundled model's recipe is in resources/MODEL_CARD.md):
 Every epoch it logs loss and validation PCK (on crops named by ``--val-range``, held out from training), and writes
 ``last.pt`` and ``best.pt`` (self-describing checkpoints, see gymnast_pose.model) plus ``resume.pt`` (optimiser and
 schedule state) to ``--out``. ``--resume runs/cls/resume.pt`` continues a run; ``--init`` starts from another
-checkpoint's weights with a fresh schedule. Mixed precision (bfloat16) is used on CUDA.
+checkpoint's weights with a fresh schedule. ``--precision auto`` (the default) trains with bfloat16 autocast on CUDA
+and on CPUs whose oneDNN supports bfloat16 (AVX512-BF16 / AMX: about 1.8x the fp32 speed on the development
+machine), float32 elsewhere; ``--precision fp32`` forces float32.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class TrainConfig:
     probe_s: float = 0.0  # if > 0: only measure training images/s for this long, print it and exit
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto | bf16 | fp32 (autocast dtype for the network's forward pass)
     resume: str = ""
     init: str = ""
     arch: str = "basic"  # a key of ARCHITECTURES
@@ -75,6 +78,17 @@ def pick_device(name: str) -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def use_bfloat16(precision: str, device: torch.device) -> bool:
+    """Whether to autocast to bfloat16: always on CUDA, on the CPU only where oneDNN has fast bfloat16 kernels."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise SystemExit(f"unknown --precision {precision!r}; known: auto, bf16, fp32")
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def make_codec_and_loss(cfg: TrainConfig):
@@ -111,16 +125,16 @@ def to_network_input(x01: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validate(network, codec, store_t, idx, cfg, device) -> dict:
+def validate(network, codec, store_t, idx, cfg, device, bf16: bool = False) -> dict:
     network.eval()
     preds, gts, labs = [], [], []
     for start in range(0, len(idx), 128):
         sel = torch.as_tensor(idx[start:start + 128], device=device)
         x, kp, vis = augment_batch(store_t["images"][sel], store_t["keypoints"][sel], store_t["labelled"][sel],
                                    store_t["valid"][sel], cfg.input_size, AugmentConfig(), train=False)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             out = network(to_network_input(x).contiguous(memory_format=torch.channels_last))
-        xy, _ = codec.decode_batch(out)
+        xy, _ = codec.decode_batch(out.float())
         preds.append(xy)
         gts.append(kp.cpu().numpy())
         labs.append(store_t["labelled"][sel].cpu().numpy())
@@ -154,6 +168,7 @@ def train(cfg: TrainConfig, command: str = ""):
                "labelled": torch.from_numpy(store.labelled).to(device),
                "valid": torch.from_numpy(store.valid).to(device)}
     codec, loss_fn = make_codec_and_loss(cfg)
+    bf16 = use_bfloat16(cfg.precision, device)
     if cfg.arch not in ARCHITECTURES:
         raise SystemExit(f"unknown --arch {cfg.arch!r}; known: {', '.join(ARCHITECTURES)}")
     model_cfg = PoseNetConfig(**{**ARCHITECTURES[cfg.arch], **cfg.model, "out_channels": codec.out_channels})
@@ -172,7 +187,8 @@ def train(cfg: TrainConfig, command: str = ""):
         start_epoch, history, best = state["epoch"], state["history"], state["best"]
         torch.set_rng_state(state["rng"])
     summary = {"command": command, "config": asdict(cfg), "device": str(device),
-               "parameters": count_parameters(network), "train_images": len(train_idx), "val_images": len(val_idx)}
+               "autocast_bfloat16": bf16, "parameters": count_parameters(network),
+               "train_images": len(train_idx), "val_images": len(val_idx)}
     t_start = time.time()
     warmup_s = 30.0
     if cfg.probe_s:
@@ -203,8 +219,9 @@ def train(cfg: TrainConfig, command: str = ""):
             x, kp, vis = augment_batch(store_t["images"][sel], store_t["keypoints"][sel], store_t["labelled"][sel],
                                        store_t["valid"][sel], cfg.input_size, aug_cfg)
             target = codec.encode_batch(kp, vis)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 output = network(to_network_input(x).contiguous(memory_format=torch.channels_last))
+            output = output.float()
             loss = loss_fn(output, target) if cfg.formulation == "pixel_class" else loss_fn(output, target, vis)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -217,7 +234,7 @@ def train(cfg: TrainConfig, command: str = ""):
                    "seconds": round(time.time() - t0, 1), "lr": optimizer.param_groups[0]["lr"],
                    "images_per_s": round(len(losses) * cfg.batch_size / (time.time() - t0), 1),
                    "elapsed_min": round((time.time() - t_start) / 60, 2)}
-        metrics.update(validate(network, codec, store_t, val_idx, cfg, device))
+        metrics.update(validate(network, codec, store_t, val_idx, cfg, device, bf16))
         history.append(metrics)
         training = {**summary, "epochs_done": epoch + 1, "history": history}
         save_checkpoint(out / "last.pt", network, codec, metrics, training)
