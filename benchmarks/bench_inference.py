@@ -4,9 +4,10 @@ Run: ``python benchmarks/bench_inference.py [--model resources/gymnast_pose.pt] 
 [--batches 16 32 64] [--threads 2]``
 
 For every input size S (the given sizes plus the model's own input size) and batch size B it times
-``predict_crops`` on B crops (N, S, S, 3) uint8: normalisation, the network (batch-norm fused, channels-last; half
-precision on CUDA), the codec's probabilities and the decoding to keypoints, i.e. everything between a crop and its
-keypoints. Cropping the frame is not included (``bench_video.py`` measures the whole pipeline).
+``predict_crops`` on B crops (N, S, S, 3) uint8: normalisation, the network (batch-norm fused, channels-last;
+``--precision`` auto: float16 on CUDA, bfloat16 on CPUs with AVX512-BF16/AMX, else float32), the codec's
+probabilities and the decoding to keypoints, i.e. everything between a crop and its keypoints.
+Cropping the frame is not included (``bench_video.py`` measures the whole pipeline).
 
 * crops: real hold-out person crops from ``data_cache/lspet_holdout_176.npz`` resized to S when that store
   exists, otherwise random noise (the time does not depend on the content);
@@ -107,13 +108,14 @@ def run(args: argparse.Namespace) -> dict:
     for size in sizes:
         for batch in args.batches:
             predictor = PosePredictor(model, device=args.device, input_size=size, batch_size=batch,
-                                      half=args.half if args.device.startswith("cuda") else False)
+                                      precision=args.precision)
             torch.set_num_threads(args.threads)
             crops = crops_at(base, size, batch)
             times = time_calls(lambda p=predictor, c=crops: p.predict_crops(c), predictor.device,
                                args.warmup, args.repeats)
             median = statistics.median(times)
-            row = {"size": size, "batch": batch, "half": predictor.half, "ms_per_batch_median": 1e3 * median,
+            row = {"size": size, "batch": batch, "dtype": str(predictor.dtype).replace("torch.", ""),
+                   "ms_per_batch_median": 1e3 * median,
                    "ms_per_batch_best": 1e3 * min(times), "ms_per_crop": 1e3 * median / batch,
                    "crops_per_s": batch / median}
             report["results"].append(row)
@@ -133,7 +135,7 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--half", action=argparse.BooleanOptionalAction, default=True, help="float16 on CUDA")
+    parser.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16 (inference.select_dtype)")
     parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/inference_<device>.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -54,6 +54,7 @@ class AnalysisOptions:
     cutoff is ``min_cutoff`` Hz when still plus ``beta`` Hz per torso length per second of speed, that speed
     low-passed at ``d_cutoff`` Hz); ``smooth=False`` keeps the raw per-frame network output (gaps are still filled).
     ``flip``: run every crop also mirrored and average the two probability maps (about twice the network's work).
+    ``precision``: the network's arithmetic (``inference.select_dtype``; auto = bfloat16 on CPUs that have it).
     """
 
     box: tuple[float, float, float, float] | None = None
@@ -62,6 +63,7 @@ class AnalysisOptions:
     model_path: str | None = None
     input_size: int | None = None
     flip: bool = False
+    precision: str = "auto"
     smooth: bool = True
     min_cutoff: float = DEFAULT_MIN_CUTOFF
     beta: float = DEFAULT_BETA
@@ -78,7 +80,7 @@ class AnalysisOptions:
         return {"estimator_version": ESTIMATOR_VERSION, "estimator": asdict(self.estimator),
                 "box": None if self.box is None else [round(float(v), 1) for v in self.box],
                 "box_frame": self.box_frame if self.box is not None else None, "input_size": self.input_size,
-                "flip": self.flip,
+                "flip": self.flip, "precision": self.precision,
                 "smooth": self.smooth, "smoother": "median+zero_phase_one_euro", "min_cutoff": self.min_cutoff,
                 "beta": self.beta, "d_cutoff": self.d_cutoff, "median_s": self.median_s}
 
@@ -99,14 +101,16 @@ class AnalysisProgress:
 
 @lru_cache(maxsize=4)
 def _cached_estimator(model_path: str, device: str, input_size: int | None, flip: bool,
-                      config: EstimatorConfig) -> PoseEstimator:
-    return PoseEstimator.from_model(model_path, device=device, input_size=input_size, flip=flip, config=config)
+                      config: EstimatorConfig, precision: str) -> PoseEstimator:
+    return PoseEstimator.from_model(model_path, device=device, input_size=input_size, flip=flip, config=config,
+                                    precision=precision)
 
 
 def load_estimator(options: AnalysisOptions) -> PoseEstimator:
     """The estimator for ``options`` (loaded once per model, device and settings in this process)."""
     path = str(Path(options.model_path) if options.model_path else bundled_model_path())
-    return _cached_estimator(path, options.device, options.input_size, options.flip, options.estimator)
+    return _cached_estimator(path, options.device, options.input_size, options.flip, options.estimator,
+                             options.precision)
 
 
 def iter_analyze_video(path, options: AnalysisOptions | None = None, cancel: Cancel = None,

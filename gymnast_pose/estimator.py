@@ -26,7 +26,8 @@ convention). Progress is yielded after every frame; ``cancel`` (a ``threading.Ev
 True) stops the work with ``AnalysisCancelled``.
 
 Device: ``inference.select_device`` picks CUDA, then MPS, then the CPU; on CUDA the network runs in half precision
-and each batch of crops is copied from page-locked memory asynchronously.
+and each batch of crops is copied from page-locked memory asynchronously; on a CPU with fast bfloat16 (AVX512-BF16
+or AMX) it runs in bfloat16 (``inference.select_dtype``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from gymnast_pose.person_locator import Candidate, LocatorSettings, candidates_f
 from gymnast_pose.skeleton import FLIP_PERMUTATION, K
 from gymnast_pose.tracking import PoseBox, TrackState, is_well_framed, region_around, turned, upright_angle
 
-ESTIMATOR_VERSION = 2  # bump whenever the tracking logic changes results: it is part of the pose cache key
+ESTIMATOR_VERSION = 3  # bump whenever the tracking logic changes results: it is part of the pose cache key
 
 Cancel = threading.Event | Callable[[], bool] | None
 
@@ -177,9 +178,11 @@ class PoseEstimator:
 
     @classmethod
     def from_model(cls, model_path=None, device: str = "auto", input_size: int | None = None, flip: bool = False,
-                   config: EstimatorConfig | None = None) -> PoseEstimator:
-        """Load a checkpoint (default: the bundled model) onto ``device`` (auto: CUDA, MPS, CPU)."""
-        return cls(PosePredictor(model_path, device=device, input_size=input_size, flip=flip), config)
+                   config: EstimatorConfig | None = None, precision: str = "auto") -> PoseEstimator:
+        """Load a checkpoint (default: the bundled model) onto ``device`` (auto: CUDA, MPS, CPU) with
+        ``precision`` (see ``inference.select_dtype``)."""
+        return cls(PosePredictor(model_path, device=device, input_size=input_size, flip=flip, precision=precision),
+                   config)
 
     @property
     def model_hash(self) -> str:
@@ -202,7 +205,7 @@ class PoseEstimator:
 
     def _predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """crops (N, S, S, 3) uint8 -> crop-pixel keypoints (N, K, 2), scores (N, K). On CUDA: a page-locked host
-        batch copied asynchronously, the network in half precision (``PosePredictor.half``)."""
+        batch copied asynchronously, the network in half precision (``PosePredictor.dtype``)."""
         if not self._cuda:
             return self.predictor.predict_crops(crops)
         p = self.predictor
@@ -211,7 +214,7 @@ class PoseEstimator:
             for start in range(0, len(crops), p.batch_size):
                 host = torch.from_numpy(np.ascontiguousarray(crops[start:start + p.batch_size])).pin_memory()
                 x = normalize_images(host.to(p.device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
-                x = x.half() if p.half else x
+                x = x.to(p.dtype)
                 probs = p.codec.probabilities(p.network(x))
                 if p.flip:
                     mirrored = p.codec.probabilities(p.network(x.flip(-1))).flip(-1)

@@ -117,6 +117,7 @@ def main(argv=None):
     p.add_argument("--single-pass", action="store_true",
                    help="only the whole-image pass (default: also a second look at the person, as `pose` does)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16 (inference.select_dtype)")
     p.add_argument("--mediapipe", action="store_true")
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
@@ -127,7 +128,8 @@ def main(argv=None):
     stems = [Path(m).stem for m in args.model]
     names = [Path(m).stem if stems.count(Path(m).stem) == 1 else Path(m).parent.name for m in args.model]
     for model, name in zip(args.model, names):
-        predictor = PosePredictor(model, args.device, input_size=args.input_size, flip=args.flip)
+        predictor = PosePredictor(model, args.device, input_size=args.input_size, flip=args.flip,
+                                  precision=args.precision)
         xy, sc, rate = predict_samples(predictor, samples, refine=not args.single_pass)
         results[name] = pck_table(xy, gt, labelled)
         extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "flip": args.flip,

@@ -25,6 +25,7 @@ from gymnast_pose.cli import UserError
 POSE_SUFFIXES = (".json", ".csv", ".npz")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")  # inference.PRECISIONS, kept here so --help needs no torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-smooth", action="store_true", help="keep the raw per-frame network output")
     parser.add_argument("--flip", action="store_true",
                         help="also run every crop mirrored and average: about twice as slow, a little more accurate")
+    add_precision_argument(parser)
+
+
+def add_precision_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                        help="the network's arithmetic (default auto: fp16 on CUDA, bf16 on CPUs with AVX512-BF16 "
+                             "or AMX, else fp32)")
 
 
 # ---- helpers shared with the pose command ----------------------------------------------------------------------
@@ -152,7 +160,7 @@ def _options(args: argparse.Namespace):
         box, box_frame = (seed.x, seed.y, seed.w, seed.h), seed.frame
     return AnalysisOptions(box=box, box_frame=box_frame, device=check_device(args.device),
                            model_path=str(args.model) if args.model else None, smooth=not args.no_smooth,
-                           flip=args.flip, use_cache=not args.no_cache)
+                           flip=args.flip, precision=args.precision, use_cache=not args.no_cache)
 
 
 def _check_paths(args: argparse.Namespace) -> None:

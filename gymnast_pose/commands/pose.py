@@ -25,7 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from gymnast_pose.cli import UserError
-from gymnast_pose.commands.analyze import ProgressBar, check_device, check_writable, quiet_opencv
+from gymnast_pose.commands.analyze import (
+    ProgressBar,
+    add_precision_argument,
+    check_device,
+    check_writable,
+    quiet_opencv,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 BATCH = 32
@@ -42,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the network runs (default auto: CUDA, then MPS, then CPU)")
     parser.add_argument("--single-pass", action="store_true",
                         help="only look at the whole image (about 3x faster, less accurate)")
+    add_precision_argument(parser)
 
 
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -124,7 +131,7 @@ def _load_predictor(args: argparse.Namespace):
     from gymnast_pose.model import ModelFileError
 
     try:
-        return PosePredictor(args.model, device=check_device(args.device))
+        return PosePredictor(args.model, device=check_device(args.device), precision=args.precision)
     except ModelFileError as exc:
         hint = "" if args.model or os.environ.get("GYMNAST_POSE_MODEL") else \
             " (give a model with --model PATH or the GYMNAST_POSE_MODEL environment variable)"

@@ -1,0 +1,43 @@
+"""The network's arithmetic: float32, bfloat16 (fast on CPUs with AVX512-BF16 / AMX) and float16 (CUDA)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gymnast_pose.commands.analyze import PRECISION_CHOICES
+from gymnast_pose.inference import PRECISIONS, PosePredictor, select_dtype
+from model_training.train import use_bfloat16
+from tests.model_fixtures import write_tiny_model
+
+
+def test_forced_precisions_and_unknown_names():
+    cpu = torch.device("cpu")
+    assert select_dtype(cpu, "fp32") is torch.float32
+    assert select_dtype(cpu, "bf16") is torch.bfloat16
+    assert select_dtype(torch.device("cuda"), "auto") is torch.float16
+    assert select_dtype(torch.device("mps"), "auto") is torch.float32
+    with pytest.raises(ValueError, match="unknown precision"):
+        select_dtype(cpu, "int4")
+    assert PRECISION_CHOICES == PRECISIONS
+
+
+def test_auto_on_cpu_follows_onednn_bfloat16_support():
+    fast = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert select_dtype(torch.device("cpu")) is (torch.bfloat16 if fast else torch.float32)
+    assert use_bfloat16("auto", torch.device("cpu")) is fast
+    assert use_bfloat16("fp32", torch.device("cuda")) is False
+    with pytest.raises(SystemExit):
+        use_bfloat16("double", torch.device("cpu"))
+
+
+def test_bfloat16_probabilities_stay_close_to_float32(tmp_path):
+    model = write_tiny_model(tmp_path / "tiny.pt")
+    crops = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    exact = PosePredictor(model, "cpu", precision="fp32").probability_maps(crops)
+    fast = PosePredictor(model, "cpu", precision="bf16").probability_maps(crops)
+    assert exact.dtype == fast.dtype == torch.float32
+    assert exact.shape == fast.shape == (3, 15, 16, 16)
+    assert torch.allclose(fast.sum(1), torch.ones(3, 16, 16), atol=1e-4)
+    assert (fast - exact).abs().max() < 0.03
