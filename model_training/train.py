@@ -145,6 +145,23 @@ def validate(network, codec, store_t, idx, cfg, device, bf16: bool = False) -> d
     return {"val_pck@0.2": float(h2.sum() / max(n2.sum(), 1)), "val_pck@0.1": float(h1.sum() / max(n1.sum(), 1))}
 
 
+class TrainingClock:
+    """Seconds of training so far, for the wall-clock schedule: a gap longer than ``max_gap_s`` between two ticks
+    (the process was paused with SIGSTOP, or the machine slept) counts as ``max_gap_s``, and a resumed run starts
+    from the seconds its ``resume.pt`` recorded, so pausing or resuming does not shift the learning-rate schedule."""
+
+    def __init__(self, start_s: float = 0.0, max_gap_s: float = 30.0):
+        self.seconds = float(start_s)
+        self.max_gap_s = max_gap_s
+        self._last = time.time()
+
+    def tick(self) -> float:
+        now = time.time()
+        self.seconds += min(now - self._last, self.max_gap_s)
+        self._last = now
+        return self.seconds
+
+
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -179,20 +196,19 @@ def train(cfg: TrainConfig, command: str = ""):
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(train_idx) // cfg.batch_size
     total_steps, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
-    start_epoch, history, best = 0, [], -1.0
+    start_epoch, history, best, clock_start = 0, [], -1.0, 0.0
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, history, best = state["epoch"], state["history"], state["best"]
         torch.set_rng_state(state["rng"])
+        clock_start = float(state.get("elapsed_s", 0.0))
     summary = {"command": command, "config": asdict(cfg), "device": str(device),
                "autocast_bfloat16": bf16, "parameters": count_parameters(network),
                "train_images": len(train_idx), "val_images": len(val_idx)}
-    t_start = time.time()
+    clock = TrainingClock(clock_start)
     warmup_s = 30.0
-    if cfg.probe_s:
-        t_start = time.time()
     network.train()
     epochs = 10**6 if cfg.schedule_min or cfg.probe_s else cfg.epochs
     done = False
@@ -201,7 +217,7 @@ def train(cfg: TrainConfig, command: str = ""):
         order = torch.randperm(len(train_idx))
         for i in range(steps_per_epoch):
             step = epoch * steps_per_epoch + i
-            elapsed = time.time() - t_start
+            elapsed = clock.tick()
             if cfg.probe_s and elapsed > cfg.probe_s:
                 yield {"probe_images_per_s": round(i * cfg.batch_size / (time.time() - t0), 1)}
                 return
@@ -233,7 +249,7 @@ def train(cfg: TrainConfig, command: str = ""):
         metrics = {"epoch": epoch + 1, "loss": float(torch.stack(losses).mean()),
                    "seconds": round(time.time() - t0, 1), "lr": optimizer.param_groups[0]["lr"],
                    "images_per_s": round(len(losses) * cfg.batch_size / (time.time() - t0), 1),
-                   "elapsed_min": round((time.time() - t_start) / 60, 2)}
+                   "elapsed_min": round(clock.tick() / 60, 2)}
         metrics.update(validate(network, codec, store_t, val_idx, cfg, device, bf16))
         history.append(metrics)
         training = {**summary, "epochs_done": epoch + 1, "history": history}
@@ -242,11 +258,12 @@ def train(cfg: TrainConfig, command: str = ""):
             best = metrics["val_pck@0.2"]
             save_checkpoint(out / "best.pt", network, codec, metrics, training)
         torch.save({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                    "history": history, "best": best, "rng": torch.get_rng_state()}, out / "resume.pt")
+                    "history": history, "best": best, "rng": torch.get_rng_state(), "elapsed_s": clock.tick()},
+                   out / "resume.pt")
         with open(out / "log.jsonl", "a") as fh:
             fh.write(json.dumps(metrics) + "\n")
         yield metrics
-        if done or cfg.time_limit_min and time.time() - t_start > cfg.time_limit_min * 60:
+        if done or cfg.time_limit_min and clock.tick() > cfg.time_limit_min * 60:
             break
 
 

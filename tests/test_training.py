@@ -9,10 +9,11 @@ from gymnast_pose.codec import PixelClassCodec
 from gymnast_pose.losses import PixelClassLoss
 from gymnast_pose.model import load_checkpoint
 from gymnast_pose.skeleton import FLIP_PERMUTATION, K
+from model_training import train as train_module
 from model_training.augment import AugmentConfig, augment_batch
 from model_training.crop_store import CropStore, build_crop_store
 from model_training.datasets import read_dataset, read_folder
-from model_training.train import TrainConfig, to_network_input, train
+from model_training.train import TrainConfig, TrainingClock, to_network_input, train
 from tests.model_fixtures import TINY_CONFIG, tiny_network, write_folder_dataset
 
 
@@ -92,3 +93,27 @@ def test_train_writes_self_describing_checkpoints_and_resumes(tmp_path):
     assert [m["epoch"] for m in resumed] == [3]
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in log] == [1, 2, 3]
+
+
+def test_training_clock_skips_pauses_and_resumes_where_it_stopped(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(train_module.time, "time", lambda: now[0])
+    clock = TrainingClock(start_s=120.0, max_gap_s=30.0)
+    now[0] += 10
+    assert clock.tick() == 130.0
+    now[0] += 600  # paused with SIGSTOP for ten minutes: counts as 30 s
+    assert clock.tick() == 160.0
+    now[0] += 5
+    assert clock.tick() == 165.0
+
+
+def test_resume_stores_the_schedule_clock(tmp_path):
+    make_store(tmp_path)
+    cfg = TrainConfig(store=str(tmp_path / "store.npz"), out=str(tmp_path / "run"), input_size=64, schedule_min=0.02,
+                      batch_size=4, val_range="11-12", model=dict(TINY_CONFIG), device="cpu", precision="fp32")
+    history = list(train(cfg, "test"))
+    state = torch.load(tmp_path / "run" / "resume.pt", weights_only=True)
+    assert state["elapsed_s"] >= 0.02 * 60
+    assert history[-1]["elapsed_min"] >= 0.02
+    cfg.resume = str(tmp_path / "run" / "resume.pt")
+    assert list(train(cfg, "test")) == []  # the schedule had already run out: nothing more to train
