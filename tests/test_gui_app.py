@@ -171,3 +171,19 @@ def test_a_saved_session_reopens_both_videos(qtbot, make_window, videos, fake_an
     assert second.session.position == 7
     assert second.session.comparison.options.mirror
     assert not second.errors
+
+
+def test_the_alignment_panel_says_when_the_other_mirror_setting_matches_better(qtbot, window, videos, fake_analysis):
+    open_both(qtbot, window, videos)
+    hint = window.alignment.mirror_hint
+    assert window.session.mirror_suggestion is None and hint.isHidden()
+    window.session.update_settings(mirror=True)  # the fake athletes swing the same (right) arm: mirroring is wrong
+    qtbot.waitUntil(lambda: window.session.comparison is not None and window.session.comparison.options.mirror,
+                    timeout=20_000)
+    suggestion = window.session.mirror_suggestion
+    assert suggestion is not None and suggestion.mirror is False
+    assert not hint.isHidden() and "Turn off Mirror student" in hint.text()
+    window.session.update_settings(mirror=False)
+    qtbot.waitUntil(lambda: window.session.comparison is not None and not window.session.comparison.options.mirror,
+                    timeout=20_000)
+    assert window.session.mirror_suggestion is None and hint.isHidden()

@@ -131,6 +131,11 @@ def run(args: argparse.Namespace) -> int:
     except (CompareError, ReportWriteError) as exc:
         raise UserError(str(exc)) from None
     print(describe(comparison))
+    from gymnast_pose.mirror_check import check_mirror
+
+    suggestion = check_mirror(coach, student, comparison)
+    if suggestion is not None:
+        print("Hint: " + suggestion.message("--mirror" if suggestion.mirror else "--mirror (leave it out)"))
     print(f"Report: {args.report}" + (f"; summary: {args.summary}" if args.summary else ""))
     return 0
 

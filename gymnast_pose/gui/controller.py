@@ -286,11 +286,15 @@ class SessionController(QObject):
         coach, student = session.coach.poses, session.student.poses
 
         def job(token):
-            return compare_sequences(coach, student, options)
+            from gymnast_pose.mirror_check import check_mirror
 
-        def on_result(comparison):
+            comparison = compare_sequences(coach, student, options)
+            return comparison, check_mirror(coach, student, comparison)
+
+        def on_result(result):
             if generation == self._compare_generation:
-                session.set_comparison(comparison)
+                comparison, suggestion = result
+                session.set_comparison(comparison, mirror_suggestion=suggestion)
 
         def on_error(exc):
             if generation == self._compare_generation:

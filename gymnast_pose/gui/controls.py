@@ -170,6 +170,11 @@ class AlignmentPanel(QGroupBox):
         layout.addLayout(offset_row)
         layout.addWidget(self.use_found_button)
         layout.addWidget(self.mirror_box)
+        self.mirror_hint = QLabel("")
+        self.mirror_hint.setWordWrap(True)
+        self.mirror_hint.setStyleSheet("color: #ffc850;")
+        self.mirror_hint.setVisible(False)
+        layout.addWidget(self.mirror_hint)
         self.hint = QLabel("Trim each video to the skill with <i>Start here</i> / <i>End here</i> under it; "
                            "scrub the student's video alone with its own slider and <i>Line up</i> to set the offset.")
         self.hint.setWordWrap(True)
@@ -198,6 +203,9 @@ class AlignmentPanel(QGroupBox):
         self.use_found_button.setEnabled(session.comparison is not None and not manual)
         for widget in (self.auto_radio, self.offset_radio, self.mirror_box):
             widget.setEnabled(both)
+        suggestion = session.mirror_suggestion
+        self.mirror_hint.setText(suggestion.message() if suggestion is not None else "")
+        self.mirror_hint.setVisible(suggestion is not None)
         c = session.comparison
         if c is not None:
             how = ("time warping, student tempo ×" + f"{c.tempo_ratio:.2f}" if s.align == "dtw"

@@ -216,6 +216,7 @@ class Session:
         self.settings = AlignmentSettings()
         self.comparison = None  # gymnast_pose.compare.Comparison
         self.compare_error: str = ""
+        self.mirror_suggestion = None  # gymnast_pose.mirror_check.MirrorSuggestion: mirroring would match better
         self.position = 0
 
     # ---- slots ----------------------------------------------------------------------------------------------
@@ -274,14 +275,15 @@ class Session:
     def update_settings(self, **changes: Any) -> None:
         self.set_settings(replace(self.settings, **changes))
 
-    def set_comparison(self, comparison, error: str = "") -> None:
-        self._set_comparison(comparison, error)
+    def set_comparison(self, comparison, error: str = "", mirror_suggestion=None) -> None:
+        self._set_comparison(comparison, error, mirror_suggestion)
         self.set_position(self.position, force=True)
 
-    def _set_comparison(self, comparison, error: str) -> None:
+    def _set_comparison(self, comparison, error: str, mirror_suggestion=None) -> None:
         if comparison is None and self.comparison is None and error == self.compare_error:
             return
         self.comparison, self.compare_error = comparison, error
+        self.mirror_suggestion = mirror_suggestion if comparison is not None else None
         self.events.comparison_changed.emit()
 
     # ---- clock and position -------------------------------------------------------------------------------------
