@@ -1,12 +1,17 @@
 """Poses for still images that each show one person: a look at the whole image, then a second look at the person.
 
-Pass 1 letterboxes the whole image into the network's input (``PosePredictor.predict_images``). Pass 2 crops a
-square around the joints pass 1 found with at least ``joint_threshold`` (side ``crop_scale`` x their extent, as the
-video tracker crops, see ``gymnast_pose.tracking``), so the person fills the input the way training crops did, and
-also tries that crop turned by 180 degrees (an upside-down athlete). Of the passes the one with the highest mean
-joint score wins, per image. On LSPET images 8801-9000 (training's validation split) the second look raised the
-bundled model's PCK@0.2 from 0.387 to 0.424 and PCK@0.1 from 0.217 to 0.241 (2026-11-25), for three network runs
-per image instead of one.
+Pass 1 letterboxes the whole image into the network's input (``PosePredictor.predict_images``). Pass 2 crops
+squares around the joints pass 1 found with at least ``joint_threshold``: sides ``crop_scales`` x their extent (the
+video tracker crops at 1.8 x, see ``gymnast_pose.tracking``; a tighter and a looser square catch people whose first
+extent was too small or too large), so the person fills the input the way training crops did, and also the
+tracker's square turned by 180 degrees (an upside-down athlete). Of all the looks the one with the highest mean
+joint score wins, per image (the scores are the network's probabilities, so they compare across looks; choosing
+per joint instead mixes up left and right and scored lower).
+
+On LSPET images 8801-9000 (training's validation split; never the hold-out): with the bundled model of 2026-11-25
+(224 px, bfloat16) one look gives PCK@0.2 0.413, one 1.8 x crop upright and turned 0.468, and the three scales plus
+the turn 0.498 (PCK@0.1 0.241 / 0.271 / 0.295); five scales (1.3-2.6) 0.497, per-joint choice 0.479. That is five
+network runs per image instead of one.
 
 Outputs as in ``gymnast_pose.inference``: keypoints (N, K, 2) float32 in each image's own pixels and scores (N, K).
 """
@@ -20,15 +25,16 @@ from gymnast_pose.inference import PosePredictor
 from gymnast_pose.tracking import pose_box, region_around, turned
 
 _TRACKER = EstimatorConfig()  # the second look crops as the video tracker does
+CROP_SCALES = (1.5, _TRACKER.crop_scale, 2.2)
 
 
 def predict_image_poses(
     predictor: PosePredictor, images: list[np.ndarray], refine: bool = True,
-    crop_scale: float = _TRACKER.crop_scale, joint_threshold: float = _TRACKER.joint_threshold,
+    crop_scales: tuple[float, ...] = CROP_SCALES, joint_threshold: float = _TRACKER.joint_threshold,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """images: N arrays (H, W, 3) uint8 RGB, one person each -> keypoints (N, K, 2), scores (N, K).
 
-    ``refine=False`` is pass 1 alone (one network run per image).
+    ``refine=False`` is pass 1 alone (one network run per image). The turned look uses the tracker's scale.
     """
     xy, scores = predictor.predict_images(images)
     if not refine or not len(images):
@@ -39,9 +45,11 @@ def predict_image_poses(
         if box is None:  # too few joints to frame the person: keep the whole-image answer
             continue
         height, width = image.shape[:2]
-        region = region_around(box, crop_scale, min_side=0.1 * max(width, height), max_side=1.5 * max(width, height))
-        for r in (region, turned(region)):
-            jobs.append((image, r))
+        limits = {"min_side": 0.1 * max(width, height), "max_side": 1.5 * max(width, height)}
+        regions = [region_around(box, scale, **limits) for scale in crop_scales]
+        regions.append(turned(region_around(box, _TRACKER.crop_scale, **limits)))
+        for region in regions:
+            jobs.append((image, region))
             owners.append(i)
     best = scores.mean(axis=1)
     crop_xy, crop_scores = PoseEstimator(predictor, _TRACKER).infer(jobs)  # crops of all images, batched together

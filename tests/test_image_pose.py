@@ -47,7 +47,7 @@ def test_second_look_keeps_the_upright_crop_and_returns_image_pixels():
     np.testing.assert_allclose(scores, 0.9)
     # The crop is centred on the rough joints' box, so its centre maps back to the box centre in image pixels.
     np.testing.assert_allclose(xy, np.broadcast_to([120.0, 90.0], (2, K, 2)), atol=1e-3)
-    assert predictor.crop_runs == 4  # upright and turned, for each image, in batches of three
+    assert predictor.crop_runs == 8  # three scales upright and one turned, for each image, in batches of three
 
 
 def test_a_worse_second_look_keeps_the_whole_image_answer():

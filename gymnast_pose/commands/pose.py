@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda|mps",
                         help="where the network runs (default auto: CUDA, then MPS, then CPU)")
     parser.add_argument("--single-pass", action="store_true",
-                        help="only look at the whole image (about 3x faster, less accurate)")
+                        help="only look at the whole image (about 5x faster, less accurate)")
     add_precision_argument(parser)
 
 
