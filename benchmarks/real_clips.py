@@ -92,7 +92,7 @@ def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Pat
         from gymnast_pose.render import contact_sheet
 
         sheets.mkdir(parents=True, exist_ok=True)
-        contact_sheet(path, smooth, 8, sheets / f"{name}.png", 1200)
+        contact_sheet(path, smooth, 8, sheets / f"{name}.jpg", 1200)
     return row, smooth
 
 
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, help="checkpoint (default: the bundled model)")
     p.add_argument("--videos", type=Path, default=VIDEOS)
-    p.add_argument("--sheets", type=Path, default=None, help="folder for one contact sheet PNG per clip")
+    p.add_argument("--sheets", type=Path, default=None, help="folder for one contact sheet (JPEG) per clip")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/real_clips.json"))
     p.add_argument("--only", nargs="*", choices=["multiview", "scores"], default=["multiview", "scores"],
                    help="which checks to run (each analyses only the clips it needs)")

@@ -235,11 +235,11 @@ def _put_text(image: np.ndarray, text: str, origin: tuple[int, int], height_px: 
     cv2.putText(image, text, origin, _FONT, scale, colour, max(1, int(round(scale * 1.5))), cv2.LINE_AA)
 
 
-def contact_sheet(video_path, poses: PoseSequence, n_stills: int, out_png, width: int = 1200,
+def contact_sheet(video_path, poses: PoseSequence, n_stills: int, out_path, width: int = 1200,
                   threshold: float = DEFAULT_THRESHOLD, columns: int | None = None, title: str | None = None) -> Path:
-    """Write ``contact_sheet_image(...)`` to ``out_png`` as a PNG (atomically) and return its path."""
+    """Write ``contact_sheet_image(...)`` to ``out_path`` (PNG, or JPEG for .jpg/.jpeg; atomically), return it."""
     sheet = contact_sheet_image(video_path, poses, n_stills, width, threshold, columns, title)
-    return write_png(sheet, out_png)
+    return write_picture(sheet, out_path)
 
 
 def contact_sheet_image(video_path, poses: PoseSequence, n_stills: int = 6, width: int = 1200,
@@ -285,10 +285,13 @@ def contact_sheet_image(video_path, poses: PoseSequence, n_stills: int = 6, widt
     return sheet
 
 
-def write_png(image: np.ndarray, path) -> Path:
-    """Write ``image`` (H, W, 3) uint8 RGB as a PNG at ``path``, atomically; ``RenderError`` if it cannot."""
+def write_picture(image: np.ndarray, path, jpeg_quality: int = 85) -> Path:
+    """Write ``image`` (H, W, 3) uint8 RGB at ``path``, atomically: JPEG for a .jpg/.jpeg suffix, else PNG;
+    ``RenderError`` if it cannot."""
     path = Path(path)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if jpeg else []
+    ok, data = cv2.imencode(".jpg" if jpeg else ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise RenderError(f"Cannot encode the picture for {path}")
     temporary = _temporary_next_to(path)

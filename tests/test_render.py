@@ -194,6 +194,8 @@ def test_contact_sheet_is_a_png_grid_with_stickmen(video, tmp_path):
     grey = np.all(np.abs(sheet.astype(int) - BACKGROUND) < 12, axis=2).sum()
     assert grey > 0.3 * sheet.shape[0] * sheet.shape[1]  # the video frames themselves are there
     without = contact_sheet(video, poses_for(start=N_FRAMES), 4, tmp_path / "plain.png", width=400)
+    as_jpeg = contact_sheet(video, poses_for(), 4, tmp_path / "sheet.jpg", width=400)
+    assert as_jpeg.read_bytes()[:3] == b"\xff\xd8\xff" and out.read_bytes()[:4] == b"\x89PNG"
     assert orange_pixels(cv2.cvtColor(cv2.imread(str(without)), cv2.COLOR_BGR2RGB)) == 0
     with pytest.raises(RenderError, match="Cannot write"):
         contact_sheet(video, poses_for(), 4, tmp_path / "missing" / "sheet.png", width=400)
