@@ -26,9 +26,24 @@ BACKGROUND = 110
 _PRE_ROTATION = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 
 
+def ffmpeg_command() -> str | None:
+    """The ``ffmpeg`` program (needed only to tag rotation metadata and to rewrite containers): the one on the PATH,
+    else the static build of the ``imageio-ffmpeg`` package (a test extra, so CI has it), else None."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError:
+        return None
+
+
 def ffmpeg_available() -> bool:
-    """True when the ``ffmpeg`` command exists (needed only to tag rotation metadata)."""
-    return shutil.which("ffmpeg") is not None
+    return ffmpeg_command() is not None
 
 
 def _pattern_bits(index: int) -> list[int]:
@@ -120,8 +135,8 @@ def _tag_rotation(source: Path, target: Path, rotation: int) -> None:
     """Copy ``source`` to ``target`` with display-rotation metadata so OpenCV reports ``rotation`` clockwise."""
     anticlockwise = (360 - rotation) % 360  # both ffmpeg options below are read as anticlockwise degrees
     attempts = (
-        ["ffmpeg", "-y", "-loglevel", "error", "-display_rotation", str(anticlockwise), "-i", str(source)],
-        ["ffmpeg", "-y", "-loglevel", "error", "-i", str(source), "-metadata:s:v", f"rotate={anticlockwise}"],
+        [ffmpeg_command(), "-y", "-loglevel", "error", "-display_rotation", str(anticlockwise), "-i", str(source)],
+        [ffmpeg_command(), "-y", "-loglevel", "error", "-i", str(source), "-metadata:s:v", f"rotate={anticlockwise}"],
     )
     for command in attempts:
         done = subprocess.run([*command, "-c", "copy", str(target)], capture_output=True, text=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers_video import (
     ffmpeg_available,
+    ffmpeg_command,
     make_non_video_file,
     make_test_video,
     read_index,
@@ -191,7 +192,7 @@ def test_truncated_mp4_is_a_clear_error_or_a_shorter_video(tmp_path):
 def test_truncated_streamable_mp4_decodes_fewer_frames_and_says_how_many(tmp_path):
     clip = make_test_video(tmp_path / "whole.mp4", n_frames=N_FRAMES, fps=FPS, size=SIZE)
     streamable = tmp_path / "streamable.mp4"
-    command = ["ffmpeg", "-loglevel", "error", "-i", str(clip), "-c", "copy", "-movflags", "+faststart"]
+    command = [ffmpeg_command(), "-loglevel", "error", "-i", str(clip), "-c", "copy", "-movflags", "+faststart"]
     subprocess.run([*command, str(streamable)], check=True)
     video = VideoSource(truncated_copy(streamable, tmp_path / "cut.mp4", keep_fraction=0.6))
     n = video.num_frames
@@ -211,7 +212,8 @@ def test_truncated_streamable_mp4_decodes_fewer_frames_and_says_how_many(tmp_pat
 def test_rotated_video_comes_out_upright(tmp_path, rotation):
     path = make_test_video(tmp_path / f"rotated{rotation}.mp4", n_frames=40, fps=FPS, size=SIZE, rotation=rotation)
     reference_png = tmp_path / "ffmpeg_frame0.png"  # what ffmpeg's own player logic shows: the fixture is upright
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-frames:v", "1", str(reference_png)], check=True)
+    subprocess.run([ffmpeg_command(), "-loglevel", "error", "-i", str(path), "-frames:v", "1", str(reference_png)],
+                   check=True)
     reference = cv2.imread(str(reference_png))
     assert reference.shape[:2] == (SIZE[1], SIZE[0]) and read_index(reference) == 0
 
