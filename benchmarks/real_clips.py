@@ -11,7 +11,12 @@ measure how steady the skeleton is. Then check the comparison engine where the a
 * **four synchronised cameras** (multiview/cam01..04): the offset found between cam01 and each other camera
   (``align=offset``, estimated) should be close to 0 s;
 * **same movement vs different movement**: similarity scores (DTW alignment) of squat vs squat and squat vs
-  handstand pairs; the squatters should score closer to each other.
+  handstand pairs; the squatters should score closer to each other;
+* **agreement with MediaPipe** (``--mediapipe``, needs ``.venv-mediapipe``): MediaPipe Pose in tracking mode on
+  every frame of every clip; per clip the median distance between our smoothed limb joints and MediaPipe's, in
+  MediaPipe torso lengths, and the fraction within 0.2 torso. No ground truth exists for these people (none of them
+  is in LSPET), so this is a check that both models see the same body, not an accuracy; where they disagree the
+  contact sheets tell which one is wrong.
 
 Results go to ``--out`` (JSON) and a readable summary is printed.
 
@@ -70,6 +75,19 @@ def stillest_window(raw_xy: np.ndarray, fps: float) -> tuple[int, int]:
     return best_start, min(len(raw_xy), best_start + length)
 
 
+def mediapipe_agreement(path: Path, smooth) -> dict:
+    """MediaPipe on every frame of ``path`` vs our ``smooth`` poses (see the module docstring)."""
+    from bench_video import agreement  # this folder is on sys.path when the script runs
+
+    from model_training.mediapipe_anchor import run_mediapipe_frames
+
+    xy, found, _ = run_mediapipe_frames(path)
+    n = min(len(xy), smooth.num_frames)
+    result = agreement(smooth.keypoints[:n], xy[:n], found[:n])
+    result["mediapipe_found_fraction"] = round(float(found.mean()), 3) if len(found) else 0.0
+    return result
+
+
 def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Path | None) -> tuple[dict, object]:
     path = root / rel
     t0 = time.perf_counter()
@@ -102,6 +120,7 @@ def main(argv=None) -> int:
     p.add_argument("--videos", type=Path, default=VIDEOS)
     p.add_argument("--sheets", type=Path, default=None, help="folder for one contact sheet (JPEG) per clip")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/real_clips.json"))
+    p.add_argument("--mediapipe", action="store_true", help="also measure agreement with MediaPipe on every clip")
     p.add_argument("--only", nargs="*", choices=["multiview", "scores"], default=["multiview", "scores"],
                    help="which checks to run (each analyses only the clips it needs)")
     args = p.parse_args(argv)
@@ -120,6 +139,13 @@ def main(argv=None) -> int:
         if name not in needed:
             continue
         clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets)
+        if args.mediapipe:
+            clips[name]["mediapipe"] = mediapipe_agreement(args.videos / rel, poses[name])
+            m = clips[name]["mediapipe"]
+            if m["median_limb_distance_torso"] is not None:
+                print(f"{name:16s} vs MediaPipe: median limb distance {m['median_limb_distance_torso']:.3f} torso, "
+                      f"{100 * m['fraction_within_0.2_torso']:.0f} % within 0.2 torso "
+                      f"(MediaPipe found the person in {100 * m['mediapipe_found_fraction']:.0f} % of frames)")
         c = clips[name]
         print(f"{name:16s} {c['frames']:5d} frames  found {100 * c['found_fraction']:5.1f} %  score "
               f"{c['mean_joint_score']:.2f}  jitter raw {c['jitter_raw']:.4f} smoothed {c['jitter_smoothed']:.4f} "
