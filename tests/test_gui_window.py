@@ -147,7 +147,8 @@ def test_build_window_opens_the_given_videos(qtbot, videos, fake_analysis, gui_e
     qtbot.addWidget(window)
     try:
         wait_for_comparison(qtbot, window)
-        qtbot.waitUntil(lambda: window.model_label.text() == "Pose model: tiny_model.pt", timeout=20_000)
+        qtbot.waitUntil(lambda: window.model_label.text().startswith("Pose model: tiny_model.pt ("), timeout=20_000)
+        assert window.model_label.text().endswith(("(CPU, bfloat16)", "(CPU, float32)", "(CUDA, float16)"))
         assert not errors
     finally:
         window.close()

@@ -107,22 +107,25 @@ def analysis_job(path: Path, box: AthleteBox | None):
     return job
 
 
-def load_model(options) -> None:
-    """Load (or find already loaded) the estimator for ``options``; one load at a time, so that the start-up check
-    and a first analysis never load the same model twice."""
+def load_model(options):
+    """Load (or find already loaded) the estimator for ``options`` and return it; one load at a time, so that the
+    start-up check and a first analysis never load the same model twice."""
     from gymnast_pose.analysis import load_estimator
 
     with MODEL_LOCK:
-        load_estimator(options)
+        return load_estimator(options)
 
 
 def model_job(token: CancelToken):
-    """A worker job: load the pose model now (the app does it at start); returns the model's path."""
+    """A worker job: load the pose model now (the app does it at start); returns the model's path and where and
+    how it runs, e.g. "CPU, bfloat16"."""
     from gymnast_pose.analysis import AnalysisOptions
     from gymnast_pose.model import bundled_model_path
 
-    load_model(AnalysisOptions())
-    return bundled_model_path()
+    predictor = getattr(load_model(AnalysisOptions()), "predictor", None)
+    device = getattr(getattr(predictor, "device", None), "type", "")
+    dtype = str(getattr(predictor, "dtype", "")).replace("torch.", "")
+    return bundled_model_path(), ", ".join(v for v in (device.upper(), dtype) if v)
 
 
 def progress_fraction(item) -> float | None:

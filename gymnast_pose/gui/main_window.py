@@ -338,8 +338,9 @@ class MainWindow(FileDropTarget, QMainWindow):
     def check_model(self):
         """Load the pose model on a worker now, so a missing or damaged model file is reported at start."""
 
-        def on_result(path) -> None:
-            self.model_label.setText(f"Pose model: {Path(path).name}")
+        def on_result(result) -> None:
+            path, runs_on = result
+            self.model_label.setText(f"Pose model: {Path(path).name}" + (f" ({runs_on})" if runs_on else ""))
             self.model_label.setToolTip(str(path))
 
         def on_error(exc) -> None:
