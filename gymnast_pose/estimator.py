@@ -45,9 +45,17 @@ from gymnast_pose.inference import PosePredictor, Region, crop_regions, crop_to_
 from gymnast_pose.model import normalize_images
 from gymnast_pose.person_locator import Candidate, LocatorSettings, candidates_from, locate, refine
 from gymnast_pose.skeleton import FLIP_PERMUTATION, K
-from gymnast_pose.tracking import PoseBox, TrackState, is_well_framed, region_around, turned, upright_angle
+from gymnast_pose.tracking import (
+    PoseBox,
+    TrackState,
+    is_blank,
+    is_well_framed,
+    region_around,
+    turned,
+    upright_angle,
+)
 
-ESTIMATOR_VERSION = 3  # bump whenever the tracking logic changes results: it is part of the pose cache key
+ESTIMATOR_VERSION = 4  # bump whenever the tracking logic changes results: it is part of the pose cache key
 
 Cancel = threading.Event | Callable[[], bool] | None
 
@@ -320,10 +328,16 @@ class PoseEstimator:
         return out
 
     def _run(self, frames: Iterable, state: TrackState) -> Iterator[tuple[int, FramePose]]:
-        """Frames in the order given -> (index, FramePose), tracking across them."""
+        """Frames in the order given -> (index, FramePose), tracking across them. A blank frame (``is_blank``: a
+        fade to black, a title card's background) holds no person and leaves the track as it was."""
         batch: list = []
         for frame in frames:
-            if state.active:
+            if is_blank(frame.image):
+                if batch:
+                    yield from self._track_batch(batch, state)
+                    batch = []
+                yield frame.index, self._pose(None, False)
+            elif state.active:
                 batch.append(frame)
                 if len(batch) >= self.batch_frames:
                     yield from self._track_batch(batch, state)

@@ -157,3 +157,14 @@ class TrackState:
     def copy(self) -> TrackState:
         return TrackState(self.cx, self.cy, self.side, self.angle, self.active, self.misses, self.since_search,
                           self.last_box)
+
+
+def is_blank(image: np.ndarray, min_contrast: float = 16.0) -> bool:
+    """Whether ``image`` (H, W, 3) uint8 is too uniform to show anybody: on a grid of about 4,000 of its pixels the
+    brightness range between the 1st and 99th percentile is below ``min_contrast`` grey levels (a black frame of a
+    fade-out, with or without a line of title text, is; the darkest gym footage is far above). Without it the
+    network finds "joints" in the text of a fading title card."""
+    step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / 4000)))
+    sample = image[::step, ::step].mean(axis=-1)
+    low, high = np.percentile(sample, (1, 99))
+    return bool(high - low < min_contrast)

@@ -181,3 +181,30 @@ def test_parse_box(text, expected):
 def test_parse_box_errors(text, message):
     with pytest.raises(ValueError, match=message):
         parse_box(text)
+
+
+def test_blank_frames_hold_nobody_and_keep_the_track():
+    from types import SimpleNamespace
+
+    from helpers_video import make_frame
+
+    from gymnast_pose.tracking import is_blank
+
+    black = np.zeros((240, 320, 3), np.uint8)
+    title = black.copy()
+    title[200:204, 20:120] = 255  # a thin line of white text on a black card (0.5 % of the pixels)
+    images = [make_frame(i, (320, 240), True) for i in range(4)] + [black, title] + \
+        [make_frame(i, (320, 240), True) for i in range(6, 10)]
+    assert is_blank(black) and is_blank(title) and not is_blank(images[0])
+    assert not is_blank(np.clip(images[0].astype(int) // 4, 0, 255).astype(np.uint8))  # a very dark shot is not
+
+    class Reader:
+        num_frames = len(images)
+
+        def frames(self, start=0, stop=None):
+            for i in range(start, len(images) if stop is None else stop):
+                yield SimpleNamespace(index=i, image=images[i])
+
+    result = PoseEstimator(CentredFigurePredictor()).track(Reader())
+    assert result.found.tolist() == [True] * 4 + [False] * 2 + [True] * 4
+    assert np.isnan(result.keypoints[4:6, :, :2]).all() and (result.keypoints[4:6, :, 2] == 0).all()
