@@ -42,6 +42,11 @@ def select_device(preference: str = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def cpu_has_fast_bfloat16() -> bool:
+    """Whether oneDNN has fast bfloat16 kernels on this CPU (AVX512-BF16 or AMX)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def select_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     """The network's arithmetic. ``auto``: float16 on CUDA; bfloat16 on a CPU whose oneDNN has fast bfloat16
     kernels (AVX512-BF16 or AMX; 3-4x the float32 speed on the development machine, probabilities within 0.03);
@@ -52,7 +57,7 @@ def select_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
         return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     if device.type == "cuda":
         return torch.float16
-    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if device.type == "cpu" and cpu_has_fast_bfloat16():
         return torch.bfloat16
     return torch.float32
 

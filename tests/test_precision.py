@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gymnast_pose.commands.analyze import PRECISION_CHOICES
-from gymnast_pose.inference import PRECISIONS, PosePredictor, select_dtype
+from gymnast_pose.inference import PRECISIONS, PosePredictor, cpu_has_fast_bfloat16, select_dtype
 from model_training.train import use_bfloat16
 from tests.model_fixtures import write_tiny_model
 
@@ -24,7 +24,7 @@ def test_forced_precisions_and_unknown_names():
 
 
 def test_auto_on_cpu_follows_onednn_bfloat16_support():
-    fast = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    fast = cpu_has_fast_bfloat16()
     assert select_dtype(torch.device("cpu")) is (torch.bfloat16 if fast else torch.float32)
     assert use_bfloat16("auto", torch.device("cpu")) is fast
     assert use_bfloat16("fp32", torch.device("cuda")) is False
