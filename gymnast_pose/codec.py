@@ -19,10 +19,12 @@ log of the neighbouring values (exact for a Gaussian); the score is the heatmap'
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
+from gymnast_pose.bone_prior import apply_bone_prior
 from gymnast_pose.skeleton import K
 
 
@@ -141,10 +143,16 @@ class PixelClassCodec:
         return self.decode_maps(self.probabilities(output))
 
     @torch.no_grad()
-    def decode_maps(self, probs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (B, K + 1, H, W) (e.g. averaged over test-time flips) -> keypoints, scores as above."""
+    def decode_maps(self, probs: torch.Tensor, bone_prior: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (B, K + 1, H, W) (e.g. averaged over test-time flips) -> keypoints, scores as above.
+
+        ``bone_prior``: a limb joint beyond any bone's reach of its parent takes the best cell within reach
+        (``gymnast_pose.bone_prior``; the app's default, off for training's validation curves).
+        """
         probs = probs[:, :K]
         uv, peak = _refine_peaks(probs, probs)
+        if bone_prior:
+            uv, peak, _ = apply_bone_prior(probs, uv, peak, _refine_peaks)
         xy = self.geometry.to_input(uv)
         return xy.cpu().numpy().astype(np.float32), peak.cpu().numpy().astype(np.float32)
 
@@ -206,10 +214,12 @@ class GaussianHeatmapCodec:
         return self.decode_maps(output)
 
     @torch.no_grad()
-    def decode_maps(self, maps: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Heatmaps (B, K, H, W) -> keypoints (B, K, 2), scores (B, K)."""
+    def decode_maps(self, maps: torch.Tensor, bone_prior: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmaps (B, K, H, W) -> keypoints (B, K, 2), scores (B, K); ``bone_prior`` as for ``PixelClassCodec``."""
         maps = maps.float()
         uv, peak = _refine_peaks(maps, maps, mode="log_parabola")
+        if bone_prior:
+            uv, peak, _ = apply_bone_prior(maps, uv, peak, partial(_refine_peaks, mode="log_parabola"))
         xy = self.geometry.to_input(uv)
         return xy.cpu().numpy().astype(np.float32), peak.cpu().numpy().astype(np.float32)
 

@@ -55,7 +55,7 @@ from gymnast_pose.tracking import (
     upright_angle,
 )
 
-ESTIMATOR_VERSION = 4  # bump whenever the tracking logic changes results: it is part of the pose cache key
+ESTIMATOR_VERSION = 5  # bump whenever the tracking logic changes results: it is part of the pose cache key
 
 Cancel = threading.Event | Callable[[], bool] | None
 
@@ -228,7 +228,7 @@ class PoseEstimator:
                     mirrored = p.codec.probabilities(p.network(x.flip(-1))).flip(-1)
                     probs = (probs + mirrored[:, list(FLIP_PERMUTATION) + list(range(K, mirrored.shape[1]))]) / 2
                 maps.append(probs.float())
-            return p.codec.decode_maps(torch.cat(maps))
+            return p.codec.decode_maps(torch.cat(maps), p.bone_prior)
 
     # ---- single frames ------------------------------------------------------------------------------------------
     def locate(self, image: np.ndarray, box: SeedBox | PoseBox | None = None) -> FramePose:

@@ -110,11 +110,12 @@ class PosePredictor:
 
     ``precision`` picks the network's arithmetic (``select_dtype``: float16 on CUDA, bfloat16 on CPUs with fast
     bfloat16, else float32; the softmax and decoding always run in float32); ``flip`` averages the probabilities of
-    each crop and its mirror image (about twice the cost, a little more accurate).
+    each crop and its mirror image (about twice the cost, a little more accurate); ``bone_prior`` keeps each limb
+    joint within a bone's reach of its parent (``gymnast_pose.bone_prior``).
     """
 
     def __init__(self, model_path=None, device: str = "auto", input_size: int | None = None,
-                 precision: str = "auto", flip: bool = False, batch_size: int = 32):
+                 precision: str = "auto", flip: bool = False, batch_size: int = 32, bone_prior: bool = True):
         self.device = select_device(device)
         self.loaded: LoadedModel = load_checkpoint(model_path or bundled_model_path(), "cpu")
         self.codec = self.loaded.codec
@@ -124,6 +125,7 @@ class PosePredictor:
             raise ValueError(f"input size must be a multiple of 32, got {self.input_size}")
         self.dtype = select_dtype(self.device, precision)
         self.flip = flip
+        self.bone_prior = bone_prior
         self.batch_size = batch_size
         network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
         network = network.to(self.device).to(memory_format=torch.channels_last)
@@ -155,7 +157,7 @@ class PosePredictor:
         """crops (N, S, S, 3) uint8 RGB -> keypoints (N, K, 2) in crop pixels, scores (N, K)."""
         if len(crops) == 0:
             return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
-        return self.codec.decode_maps(self.probability_maps(crops))
+        return self.codec.decode_maps(self.probability_maps(crops), self.bone_prior)
 
     def predict_regions(self, image: np.ndarray, regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
         """image (H, W, 3) uint8 RGB and N regions -> keypoints (N, K, 2) in image pixels, scores (N, K)."""

@@ -116,6 +116,8 @@ def main(argv=None):
     p.add_argument("--flip", action="store_true", help="average with the mirrored image")
     p.add_argument("--single-pass", action="store_true",
                    help="only the whole-image pass (default: also a second look at the person, as `pose` does)")
+    p.add_argument("--no-bone-prior", action="store_true",
+                   help="decode each joint's best cell anywhere (gymnast_pose.bone_prior is on by default)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16 (inference.select_dtype)")
     p.add_argument("--mediapipe", action="store_true")
@@ -129,12 +131,12 @@ def main(argv=None):
     names = [Path(m).stem if stems.count(Path(m).stem) == 1 else Path(m).parent.name for m in args.model]
     for model, name in zip(args.model, names):
         predictor = PosePredictor(model, args.device, input_size=args.input_size, flip=args.flip,
-                                  precision=args.precision)
+                                  precision=args.precision, bone_prior=not args.no_bone_prior)
         xy, sc, rate = predict_samples(predictor, samples, refine=not args.single_pass)
         results[name] = pck_table(xy, gt, labelled)
         extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "flip": args.flip,
-                       "second_look": not args.single_pass, "predictions": xy.tolist(),
-                       "scores": sc.tolist()}
+                       "bone_prior": not args.no_bone_prior, "second_look": not args.single_pass,
+                       "predictions": xy.tolist(), "scores": sc.tolist()}
         free = results[name]["side_free"]
         print(f"{name}: PCK@0.2 {results[name]['pck@0.2']['all']:.3f}  PCK@0.1 {results[name]['pck@0.1']['all']:.3f}"
               f"  ({rate:.0f} images/s incl. decoding); with left/right free per image: PCK@0.2 "
