@@ -11,7 +11,10 @@ Normalisation (``normalise_poses``), per sequence:
   3. optional removal of camera roll (off by default): one constant angle per sequence, the length-weighted axial
      mean of the shoulder and hip lines, assumed horizontal on average. Real trunk lean is never rotated away. If
      those lines are too short (side view) or too spread out (turning skills) the roll is left at 0;
-  4. optional mirror (the student only): x -> -x and left/right joints swapped, for a skill done on the other side.
+  4. optional views of the student only: *mirror*, x -> -x and left/right joints swapped, for a skill done on the
+     other side; *opposite view*, x -> -x with the person's own left and right kept, for a camera on the other
+     side of the athlete (the coach filmed from the front, the student from behind: the back of a body looks like
+     the front's mirror image, with each arm still its own). Both together swap left and right without flipping.
 Normalised coordinates keep the image orientation: x right, y down.
 
 Distances: a joint is *compared* when its score is >= the confidence threshold in both poses and both positions
@@ -65,6 +68,7 @@ class CompareOptions:
     offset_s: for "offset", student time minus coach time of the same moment, seconds; None = estimate it.
     band_s: DTW band radius (Sakoe-Chiba), seconds of the coach's clock: the largest tempo drift allowed.
     mirror: flip the student left/right (skill performed on the other side).
+    opposite_view: the student was filmed from the other side (flip the picture, keep the person's left and right).
     coach_range, student_range: frames [start, stop) to compare, None or a None end = from the start / to the end.
     confidence_threshold: joints scored below this are excluded. remove_roll: remove constant camera roll.
     score_scale: torso lengths of mean distance that bring the score down to 100/e (about 37).
@@ -75,6 +79,7 @@ class CompareOptions:
     offset_s: float | None = 0.0
     band_s: float = 2.0
     mirror: bool = False
+    opposite_view: bool = False
     coach_range: FrameRange | None = None
     student_range: FrameRange | None = None
     confidence_threshold: float = 0.3
@@ -102,7 +107,8 @@ class NormalisedPoses:
     xy: (T, K, 2) float32 torso lengths from the mid-hip, x right, y down (after roll removal / mirror; NaN: no
     position). weight: (T, K) float32 the joint's score where compared, 0 where excluded. centre_px: (T, 2) mid-hip
     in video pixels (NaN where unknown). torso_px: torso length in pixels. roll_deg: removed camera roll,
-    counter-clockwise on screen. mirrored: whether left/right were flipped.
+    counter-clockwise on screen. mirrored: whether left/right were flipped. opposite_view: whether the picture was
+    flipped for a camera on the other side (labels kept).
     """
 
     xy: np.ndarray
@@ -112,12 +118,15 @@ class NormalisedPoses:
     roll_deg: float
     mirrored: bool
     first_frame: int = 0
+    opposite_view: bool = False
 
     def to_pixels(self, xy: np.ndarray, frame: int) -> np.ndarray:
         """Normalised joints (..., K, 2) drawn into this sequence's video at ``frame`` (e.g. a ghost of the coach)."""
         xy = np.array(xy, dtype=np.float64)
         if self.mirrored:
             xy = xy[..., FLIP_PERMUTATION, :] * np.array([-1.0, 1.0])
+        if self.opposite_view:
+            xy = xy * np.array([-1.0, 1.0])
         xy = rotate_on_screen(xy, self.roll_deg)
         return xy * self.torso_px + self.centre_px[frame - self.first_frame]
 
@@ -129,6 +138,7 @@ def normalise_poses(
     remove_roll: bool = False,
     mirror: bool = False,
     first_frame: int = 0,
+    opposite_view: bool = False,
 ) -> NormalisedPoses:
     """Normalise (T, K, 3) keypoints (x, y pixels, score) as described in the module docstring."""
     keypoints = np.asarray(keypoints, dtype=np.float64)
@@ -151,12 +161,14 @@ def normalise_poses(
     roll = estimate_roll_deg(rel, usable) if remove_roll else 0.0
     rel = rotate_on_screen(rel, -roll)
     weight = np.where(usable, scores, 0.0)
+    if opposite_view:
+        rel = rel * np.array([-1.0, 1.0])
     if mirror:
         rel = rel[:, FLIP_PERMUTATION] * np.array([-1.0, 1.0])
         weight = weight[:, FLIP_PERMUTATION]
     rel = np.where((weight > 0)[..., None], rel, np.nan)
     return NormalisedPoses(
-        rel.astype(np.float32), weight.astype(np.float32), centre, torso_px, roll, mirror, first_frame
+        rel.astype(np.float32), weight.astype(np.float32), centre, torso_px, roll, mirror, first_frame, opposite_view
     )
 
 
@@ -328,6 +340,7 @@ def _prepare(coach, student, options: CompareOptions) -> _Prepared:
             poses = normalise_poses(
                 keypoints[r0:r1], fps, options.confidence_threshold, options.remove_roll,
                 mirror=options.mirror and role == "student", first_frame=first + r0,
+                opposite_view=options.opposite_view and role == "student",
             )  # fmt: skip
         except CompareError as exc:
             raise CompareError(f"{role}: {exc}") from None

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from test_compare_synthetic import figure_keypoints, make_sequence, mirrored, squat, squat_sequence
+from test_compare_synthetic import (
+    figure_keypoints,
+    make_sequence,
+    mirrored,
+    seen_from_behind,
+    squat,
+    squat_sequence,
+)
 
 from gymnast_pose.angles import (
     ANGLE_NAMES,
@@ -22,7 +31,7 @@ from gymnast_pose.compare import (
     normalise_poses,
     similarity_score,
 )
-from gymnast_pose.skeleton import JOINT_INDEX, JOINT_NAMES, K
+from gymnast_pose.skeleton import FLIP_PERMUTATION, JOINT_INDEX, JOINT_NAMES, K
 
 OFFSET_ZERO = CompareOptions(align="offset", offset_s=0.0)
 
@@ -58,6 +67,37 @@ def test_mirrored_performance_matches_only_in_mirror_mode():
     result = compare_sequences(coach, student, CompareOptions(align="offset", offset_s=0.0, mirror=True))
     assert np.nanmax(result.joint_distance) < 1e-5
     assert np.nanmax(np.abs(result.angle_diff_deg)) < 1e-3
+
+
+def test_a_student_filmed_from_the_other_side_matches_only_in_the_opposite_view():
+    coach = squat_sequence(4.0, 30.0, yaw_deg=40)
+    student = make_sequence(seen_from_behind(coach.keypoints), 30.0)
+    assert compare_sequences(coach, student, OFFSET_ZERO).mean_distance > 0.2
+    assert compare_sequences(coach, student, replace(OFFSET_ZERO, mirror=True)).mean_distance > 0.05
+    result = compare_sequences(coach, student, replace(OFFSET_ZERO, opposite_view=True))
+    assert np.nanmax(result.joint_distance) < 1e-5
+    assert result.student.opposite_view and not result.student.mirrored and not result.coach.opposite_view
+
+
+def test_mirror_and_opposite_view_together_swap_sides_without_flipping():
+    coach = squat_sequence(4.0, 30.0, yaw_deg=40)
+    student = make_sequence(coach.keypoints[:, FLIP_PERMUTATION], 30.0)  # labels swapped, picture as it was
+    both = compare_sequences(coach, student, replace(OFFSET_ZERO, mirror=True, opposite_view=True))
+    assert np.nanmax(both.joint_distance) < 1e-5
+
+
+@pytest.mark.parametrize("mirror, opposite_view", [(False, True), (True, True)])
+def test_ghost_lands_on_a_student_filmed_from_the_other_side(mirror, opposite_view):
+    coach = squat_sequence(2.0, 30.0, yaw_deg=40, torso_px=100.0, centre_px=(200.0, 300.0))
+    student_kp = squat_sequence(2.0, 30.0, yaw_deg=40, torso_px=180.0, centre_px=(700.0, 420.0)).keypoints
+    # Filmed from behind (flipped, labels kept); mirrored as well, that is labels swapped and no flip at all.
+    student_kp = student_kp[:, FLIP_PERMUTATION] if mirror else seen_from_behind(student_kp)
+    result = compare_sequences(coach, make_sequence(student_kp, 30.0),
+                               CompareOptions(mirror=mirror, opposite_view=opposite_view))
+    assert np.nanmax(result.joint_distance) < 1e-4
+    pair = 17
+    ghost = result.student.to_pixels(result.coach.xy[result.coach_frames[pair]], int(result.student_frames[pair]))
+    np.testing.assert_allclose(ghost, student_kp[result.student_frames[pair], :, :2], atol=1e-2)
 
 
 def test_ghost_of_the_coach_lands_on_the_student_in_pixels():

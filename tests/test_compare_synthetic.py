@@ -119,6 +119,14 @@ def mirrored(keypoints: np.ndarray, width_px: float = 1280.0) -> np.ndarray:
     return flipped[:, FLIP_PERMUTATION]
 
 
+def seen_from_behind(keypoints: np.ndarray, width_px: float = 1280.0) -> np.ndarray:
+    """What a camera on the other side of the athlete sees (orthographic): x -> width - x, the person's own left
+    and right labels kept (the back of a body is the front's mirror image, each arm still its own)."""
+    flipped = np.array(keypoints, copy=True)
+    flipped[..., 0] = width_px - flipped[..., 0]
+    return flipped
+
+
 def test_side_view_recovers_the_requested_angles():
     requested = {
         "trunk": np.array([0.0, 20.0, -15.0]),

@@ -153,7 +153,7 @@ def test_closing_during_analysis_leaves_no_thread_running(qtbot, window, tmp_pat
 def test_a_saved_session_reopens_both_videos(qtbot, make_window, videos, fake_analysis, tmp_path, monkeypatch):
     first = make_window()
     open_both(qtbot, first, videos)
-    first.session.update_settings(mirror=True)
+    first.session.update_settings(mirror=True, opposite_view=True)
     first.session.set_position(7)
     session_path = tmp_path / "lesson.json"
     monkeypatch.setattr(dialogs, "get_save_path", lambda *args: session_path)
@@ -169,7 +169,8 @@ def test_a_saved_session_reopens_both_videos(qtbot, make_window, videos, fake_an
         assert second.session.slot(role).status is SlotStatus.READY
     assert second.session.settings == first.session.settings
     assert second.session.position == 7
-    assert second.session.comparison.options.mirror
+    assert second.session.comparison.options.mirror and second.session.comparison.options.opposite_view
+    assert second.alignment.opposite_box.isChecked()
     assert not second.errors
 
 
@@ -187,3 +188,14 @@ def test_the_alignment_panel_says_when_the_other_mirror_setting_matches_better(q
     qtbot.waitUntil(lambda: window.session.comparison is not None and not window.session.comparison.options.mirror,
                     timeout=20_000)
     assert window.session.mirror_suggestion is None and hint.isHidden()
+
+
+def test_the_other_side_button_flips_the_student_view(qtbot, window, videos, fake_analysis):
+    open_both(qtbot, window, videos)
+    button = window.alignment.opposite_box
+    assert button.isEnabled() and not button.isChecked()
+    button.click()
+    assert window.session.settings.opposite_view
+    qtbot.waitUntil(lambda: window.session.comparison is not None
+                    and window.session.comparison.options.opposite_view, timeout=20_000)
+    assert window.session.comparison.student.opposite_view and not window.session.comparison.student.mirrored

@@ -152,6 +152,7 @@ def test_cli_compares_pose_files_and_prints_score_and_worst_joints(pose_files, t
     assert "fixed offset +0.433 s" in capsys.readouterr().out  # 0.3 s delay + 10/30 s - 5/25 s of the ranges
     assert int(read_csv(report)[0]["coach_frame"]) == 10
     assert run_compare([*argv[:4], "--mirror", "--align", "offset=0.5", "--band", "1"]) == 0
+    assert run_compare([*argv[:4], "--opposite-view"]) == 0
 
 
 def test_cli_reports_bad_input_in_one_line(pose_files, tmp_path, capsys):

@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest tempo drift dynamic time warping may follow (default 2 s)",
     )
     parser.add_argument("--mirror", action="store_true", help="the student performs on the other side: flip them")
+    parser.add_argument("--opposite-view", action="store_true",
+                        help="the student was filmed from the other side of the athlete (e.g. from behind): flip the "
+                        "picture but keep the student's own left and right")
     parser.add_argument("--coach-range", type=parse_range, metavar="A:B", help="compare only coach frames A to B-1")
     parser.add_argument("--student-range", type=parse_range, metavar="A:B", help="compare only student frames A..B-1")
     parser.add_argument("--threshold", type=float, default=0.3, help="ignore joints scored below this (default 0.3)")
@@ -114,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             offset_s=offset_s,
             band_s=args.band,
             mirror=args.mirror,
+            opposite_view=args.opposite_view,
             coach_range=args.coach_range,
             student_range=args.student_range,
             confidence_threshold=args.threshold,
@@ -135,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
 
     suggestion = check_mirror(coach, student, comparison)
     if suggestion is not None:
-        print("Hint: " + suggestion.message("--mirror" if suggestion.mirror else "--mirror (leave it out)"))
+        flag = "--" + suggestion.changed.replace("_", "-")
+        print("Hint: " + suggestion.message(flag if suggestion.turn_on else f"{flag} (leave it out)"))
     print(f"Report: {args.report}" + (f"; summary: {args.summary}" if args.summary else ""))
     return 0
 

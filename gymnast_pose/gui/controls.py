@@ -156,7 +156,13 @@ class AlignmentPanel(QGroupBox):
         self.mirror_box.setToolTip("The student performs the skill on the other side (or faces the other way): "
                                    "compare their left with the coach's right")
         self.mirror_box.toggled.connect(lambda on: self.session.update_settings(mirror=bool(on)))
-        for button in (self.nudge_back, self.nudge_forward, self.use_found_button, self.mirror_box):
+        self.opposite_box = QPushButton("Filmed from the other side")
+        self.opposite_box.setCheckable(True)
+        self.opposite_box.setToolTip("The student's camera stood on the other side of the athlete (e.g. behind "
+                                     "them when the coach was filmed from the front): flip the picture, keep "
+                                     "the student's own left and right")
+        self.opposite_box.toggled.connect(lambda on: self.session.update_settings(opposite_view=bool(on)))
+        for button in (self.nudge_back, self.nudge_forward, self.use_found_button, self.mirror_box, self.opposite_box):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         offset_row = QHBoxLayout()
@@ -169,7 +175,10 @@ class AlignmentPanel(QGroupBox):
         layout.addWidget(self.offset_radio)
         layout.addLayout(offset_row)
         layout.addWidget(self.use_found_button)
-        layout.addWidget(self.mirror_box)
+        view_row = QHBoxLayout()
+        view_row.addWidget(self.mirror_box)
+        view_row.addWidget(self.opposite_box)
+        layout.addLayout(view_row)
         self.mirror_hint = QLabel("")
         self.mirror_hint.setWordWrap(True)
         self.mirror_hint.setStyleSheet("color: #ffc850;")
@@ -194,14 +203,15 @@ class AlignmentPanel(QGroupBox):
             self.offset_radio.setChecked(s.align == "offset")
         with signals_blocked(self.offset_spin):
             self.offset_spin.setValue(s.offset_s)
-        with signals_blocked(self.mirror_box):
+        with signals_blocked(self.mirror_box, self.opposite_box):
             self.mirror_box.setChecked(s.mirror)
+            self.opposite_box.setChecked(s.opposite_view)
         both = session.coach.has_video and session.student.has_video
         manual = s.align == "offset"
         for widget in (self.offset_spin, self.nudge_back, self.nudge_forward):
             widget.setEnabled(both and manual)
         self.use_found_button.setEnabled(session.comparison is not None and not manual)
-        for widget in (self.auto_radio, self.offset_radio, self.mirror_box):
+        for widget in (self.auto_radio, self.offset_radio, self.mirror_box, self.opposite_box):
             widget.setEnabled(both)
         suggestion = session.mirror_suggestion
         self.mirror_hint.setText(suggestion.message() if suggestion is not None else "")

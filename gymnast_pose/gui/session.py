@@ -156,13 +156,15 @@ class AlignmentSettings:
     """The user's alignment choices; ``compare_options()`` freezes them for ``compare_sequences``.
 
     align: "dtw" (automatic) or "offset" (manual). offset_s: student time minus coach time, seconds, measured from
-    the range starts. mirror: the student performs on the other side. coach_range, student_range: video frames
-    [start, stop) of the skill, None = whole video (either end may be None).
+    the range starts. mirror: the student performs on the other side. opposite_view: the student was filmed from
+    the other side of the athlete (flip the picture, keep their left and right). coach_range, student_range: video
+    frames [start, stop) of the skill, None = whole video (either end may be None).
     """
 
     align: str = "dtw"
     offset_s: float = 0.0
     mirror: bool = False
+    opposite_view: bool = False
     coach_range: FrameRange | None = None
     student_range: FrameRange | None = None
     confidence_threshold: float = 0.3
@@ -179,6 +181,7 @@ class AlignmentSettings:
         from gymnast_pose.compare import CompareOptions
 
         return CompareOptions(align=self.align, offset_s=self.offset_s, mirror=self.mirror,
+                              opposite_view=self.opposite_view,
                               coach_range=self.coach_range, student_range=self.student_range,
                               confidence_threshold=self.confidence_threshold)
 
@@ -198,7 +201,8 @@ class AlignmentSettings:
         if align not in ("dtw", "offset"):
             raise SessionFileError(f"unknown alignment {align!r} (expected 'dtw' or 'offset')")
         return cls(align=align, offset_s=float(data.get("offset_s", 0.0) or 0.0),
-                   mirror=bool(data.get("mirror", False)), coach_range=frame_range(data.get("coach_range")),
+                   mirror=bool(data.get("mirror", False)), opposite_view=bool(data.get("opposite_view", False)),
+                   coach_range=frame_range(data.get("coach_range")),
                    student_range=frame_range(data.get("student_range")),
                    confidence_threshold=float(data.get("confidence_threshold", defaults.confidence_threshold)))
 
