@@ -9,7 +9,9 @@ measure how steady the skeleton is. Then check the comparison engine where the a
   stillest second. The second is chosen on the *raw* network output (lowest median movement over a 1-s window),
   then the jitter of the raw and of the smoothed (One-Euro) track is measured on that same window;
 * **four synchronised cameras** (multiview/cam01..04): the offset found between cam01 and each other camera
-  (``align=offset``, estimated) should be close to 0 s;
+  (``align=offset``, estimated) should be close to 0 s; estimated as the clips are, and again with the view
+  settings the mirror check suggests (``mirror_check.check_mirror`` on the DTW comparison: for the cameras behind
+  the athlete, the opposite view);
 * **same movement vs different movement**: similarity scores (DTW alignment) of squat vs squat and squat vs
   handstand pairs; the squatters should score closer to each other;
 * **agreement with MediaPipe** (``--mediapipe``, needs ``.venv-mediapipe``): MediaPipe Pose in tracking mode on
@@ -37,6 +39,7 @@ import numpy as np
 from gymnast_pose.analysis import AnalysisOptions, analyze_video
 from gymnast_pose.compare import CompareError, CompareOptions, compare_sequences
 from gymnast_pose.estimator import EstimatorConfig
+from gymnast_pose.mirror_check import check_mirror
 from gymnast_pose.sequence import jitter_ratio
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
@@ -153,16 +156,25 @@ def main(argv=None) -> int:
               flush=True)
     offsets = {}
     for cam in ("cam02", "cam03", "cam04") if "multiview" in args.only else ():
+        row = offsets[f"cam01-{cam}"] = {}
         try:
-            c = compare_sequences(poses["cam01"], poses[cam], CompareOptions(align="offset", offset_s=None))
+            plain = compare_sequences(poses["cam01"], poses[cam], CompareOptions(align="dtw"))
+            suggestion = check_mirror(poses["cam01"], poses[cam], plain)
+            views = {"as_is": CompareOptions(align="offset", offset_s=None)}
+            if suggestion is not None:
+                views["suggested"] = CompareOptions(align="offset", offset_s=None, mirror=suggestion.mirror,
+                                                    opposite_view=suggestion.opposite_view)
+            for view, options in views.items():
+                c = compare_sequences(poses["cam01"], poses[cam], options)
+                row[view] = {"offset_s": round(c.offset_s, 4), "score": round(c.score, 1),
+                             "offset_frames": round(c.offset_s * c.coach_fps, 2), "mirror": options.mirror,
+                             "opposite_view": options.opposite_view, "mean_distance": round(c.mean_distance, 3)}
+                print(f"cam01 vs {cam} ({view}{', opposite view' if options.opposite_view else ''}"
+                      f"{', mirrored' if options.mirror else ''}): offset {c.offset_s:+.3f} s "
+                      f"({c.offset_s * c.coach_fps:+.1f} frames), score {c.score:.1f}")
         except CompareError as exc:
-            offsets[f"cam01-{cam}"] = {"error": str(exc)}
+            row["error"] = str(exc)
             print(f"cam01 vs {cam}: {exc}")
-            continue
-        offsets[f"cam01-{cam}"] = {"offset_s": round(c.offset_s, 4), "score": round(c.score, 1),
-                                   "offset_frames": round(c.offset_s * c.coach_fps, 2)}
-        print(f"cam01 vs {cam}: offset {c.offset_s:+.3f} s ({c.offset_s * c.coach_fps:+.1f} frames), "
-              f"score {c.score:.1f}")
     scores = {}
     for a, b in SCORE_PAIRS if "scores" in args.only else ():
         try:
