@@ -39,6 +39,9 @@ BONES: tuple[tuple[int, int, float], ...] = (
     (J["head_top"], J["neck"], 1.2),
 )  # fmt: skip
 
+# The bones in two levels: those hanging from the trunk, then those hanging from the first level's joints.
+LEVELS: tuple[tuple[tuple[int, int, float], ...], ...] = (BONES[:5], BONES[5:])
+
 _TRUNK = (J["r_shoulder"], J["l_shoulder"], J["r_hip"], J["l_hip"])
 
 Refine = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -72,24 +75,29 @@ def apply_bone_prior(
     unit, trusted = body_unit(uv, peak, min_unit_fraction * max(h, w), min_trunk_score)
     rows = torch.arange(h, device=uv.device, dtype=torch.float32)[:, None]
     cols = torch.arange(w, device=uv.device, dtype=torch.float32)[None, :]
-    for child, parent, reach in BONES:
-        anchor = 0.5 * (uv[:, J["r_shoulder"]] + uv[:, J["l_shoulder"]]) if parent == MID_SHOULDER else uv[:, parent]
-        limit = reach * unit
-        beyond = trusted & (torch.linalg.vector_norm(uv[:, child] - anchor, dim=-1) > limit)
-        if not beyond.any():
+    for level in LEVELS:  # the bones of one level are checked together; a level's parents are final by then
+        children = torch.tensor([c for c, _, _ in level], device=uv.device)
+        mid_shoulder = 0.5 * (uv[:, J["r_shoulder"]] + uv[:, J["l_shoulder"]])
+        anchors = torch.stack([mid_shoulder if p == MID_SHOULDER else uv[:, p] for _, p, _ in level], dim=1)
+        limits = torch.tensor([r for _, _, r in level], device=uv.device)[None, :] * unit[:, None]  # (B, L)
+        offsets = uv[:, children] - anchors  # (B, L, 2)
+        distances = torch.linalg.vector_norm(offsets, dim=-1)
+        beyond = trusted[:, None] & (distances > limits)
+        if not bool(beyond.any()):
             continue
-        sel = beyond.nonzero()[:, 0]
-        du = cols[None] - anchor[sel, 0, None, None]
-        dv = rows[None] - anchor[sel, 1, None, None]
-        within = (du * du + dv * dv) <= (limit[sel] ** 2)[:, None, None]  # (S, H, W)
-        masked = maps[sel, child].float() * within
+        crop, bone = beyond.nonzero(as_tuple=True)
+        child, anchor, limit = children[bone], anchors[crop, bone], limits[crop, bone]
+        du = cols[None] - anchor[:, 0, None, None]
+        dv = rows[None] - anchor[:, 1, None, None]
+        within = (du * du + dv * dv) <= (limit**2)[:, None, None]  # (S, H, W)
+        masked = maps[crop, child].float() * within
         new_uv, new_peak = refine(masked[:, None], masked[:, None])
         new_uv, new_peak = new_uv[:, 0], new_peak[:, 0]
         # Nothing scored within reach: the joint goes to the edge of reach, in its direction, with score 0.
-        offset = uv[sel, child] - anchor[sel]
-        edge = anchor[sel] + offset * (limit[sel] / torch.linalg.vector_norm(offset, dim=-1).clamp_min(1e-6))[:, None]
+        offset = offsets[crop, bone]
+        edge = anchor + offset * (limit / torch.linalg.vector_norm(offset, dim=-1).clamp_min(1e-6))[:, None]
         empty = new_peak <= 0
-        uv[sel, child] = torch.where(empty[:, None], edge, new_uv)
-        peak[sel, child] = torch.where(empty, torch.zeros_like(new_peak), new_peak)
-        moved[sel, child] = True
+        uv[crop, child] = torch.where(empty[:, None], edge, new_uv)
+        peak[crop, child] = torch.where(empty, torch.zeros_like(new_peak), new_peak)
+        moved[crop, child] = True
     return uv, peak, moved
