@@ -133,10 +133,11 @@ def normalize_images(images: torch.Tensor) -> torch.Tensor:
     """uint8 RGB (B, S, S, 3) or (B, 3, S, S) -> float (B, 3, S, S) normalised with ImageNet mean/std."""
     if images.shape[-1] == 3:
         images = images.permute(0, 3, 1, 2)
-    x = images.float().div_(255.0)
-    mean = torch.tensor(IMAGE_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGE_STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+    x = images.float()
+    mean = torch.tensor(IMAGE_MEAN, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGE_STD, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
+    # (x / 255 - mean) / std as one multiply-add pass: x * (1 / (255 std)) + (-mean / std).
+    return torch.addcmul(-mean / std, x, 1.0 / (255.0 * std))
 
 
 def fuse_batchnorm(module: nn.Module) -> nn.Module:
