@@ -39,10 +39,13 @@ BONES: tuple[tuple[int, int, float], ...] = (
     (J["head_top"], J["neck"], 1.2),
 )  # fmt: skip
 
-# The bones in two levels: those hanging from the trunk, then those hanging from the first level's joints.
-LEVELS: tuple[tuple[tuple[int, int, float], ...], ...] = (BONES[:5], BONES[5:])
-
 _TRUNK = (J["r_shoulder"], J["l_shoulder"], J["r_hip"], J["l_hip"])
+
+# The bones in two levels: those hanging from the trunk, then those hanging from the first level's joints.
+LEVELS: tuple[tuple[tuple[int, int, float], ...], ...] = (
+    tuple(bone for bone in BONES if bone[1] in (*_TRUNK, MID_SHOULDER)),
+    tuple(bone for bone in BONES if bone[1] not in (*_TRUNK, MID_SHOULDER)),
+)
 
 Refine = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -75,9 +78,9 @@ def apply_bone_prior(
     unit, trusted = body_unit(uv, peak, min_unit_fraction * max(h, w), min_trunk_score)
     rows = torch.arange(h, device=uv.device, dtype=torch.float32)[:, None]
     cols = torch.arange(w, device=uv.device, dtype=torch.float32)[None, :]
+    mid_shoulder = 0.5 * (uv[:, J["r_shoulder"]] + uv[:, J["l_shoulder"]])  # the trunk is never moved
     for level in LEVELS:  # the bones of one level are checked together; a level's parents are final by then
         children = torch.tensor([c for c, _, _ in level], device=uv.device)
-        mid_shoulder = 0.5 * (uv[:, J["r_shoulder"]] + uv[:, J["l_shoulder"]])
         anchors = torch.stack([mid_shoulder if p == MID_SHOULDER else uv[:, p] for _, p, _ in level], dim=1)
         limits = torch.tensor([r for _, _, r in level], device=uv.device)[None, :] * unit[:, None]  # (B, L)
         offsets = uv[:, children] - anchors  # (B, L, 2)

@@ -42,9 +42,8 @@ import numpy as np
 import torch
 
 from gymnast_pose.inference import PosePredictor, Region, crop_regions, crop_to_image
-from gymnast_pose.model import normalize_images
 from gymnast_pose.person_locator import Candidate, LocatorSettings, candidates_from, locate, refine
-from gymnast_pose.skeleton import FLIP_PERMUTATION, K
+from gymnast_pose.skeleton import K
 from gymnast_pose.tracking import (
     PoseBox,
     TrackState,
@@ -182,7 +181,6 @@ class PoseEstimator:
         device = torch.device(getattr(predictor, "device", "cpu"))
         auto = {"cuda": 8}.get(device.type, 4)
         self.batch_frames = max(1, self.config.batch_frames or auto)
-        self._cuda = device.type == "cuda" and hasattr(predictor, "network")
 
     @classmethod
     def from_model(cls, model_path=None, device: str = "auto", input_size: int | None = None, flip: bool = False,
@@ -207,28 +205,9 @@ class PoseEstimator:
         for i, (image, region) in enumerate(jobs):
             crop, mat = crop_regions(image, [region], size)
             crops[i], mats[i] = crop[0], mat[0]
-        xy, scores = self._predict_crops(crops)
+        xy, scores = self.predictor.predict_crops(crops)
         self.crops_run += len(jobs)
         return crop_to_image(np.asarray(xy, np.float64), mats).astype(np.float32), np.asarray(scores, np.float32)
-
-    def _predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """crops (N, S, S, 3) uint8 -> crop-pixel keypoints (N, K, 2), scores (N, K). On CUDA: a page-locked host
-        batch copied asynchronously, the network in half precision (``PosePredictor.dtype``)."""
-        if not self._cuda:
-            return self.predictor.predict_crops(crops)
-        p = self.predictor
-        maps = []
-        with torch.inference_mode():
-            for start in range(0, len(crops), p.batch_size):
-                host = torch.from_numpy(np.ascontiguousarray(crops[start:start + p.batch_size])).pin_memory()
-                x = normalize_images(host.to(p.device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
-                x = x.to(p.dtype)
-                probs = p.codec.probabilities(p.network(x))
-                if p.flip:
-                    mirrored = p.codec.probabilities(p.network(x.flip(-1))).flip(-1)
-                    probs = (probs + mirrored[:, list(FLIP_PERMUTATION) + list(range(K, mirrored.shape[1]))]) / 2
-                maps.append(probs.float())
-            return p.codec.decode_maps(torch.cat(maps), p.bone_prior)
 
     # ---- single frames ------------------------------------------------------------------------------------------
     def locate(self, image: np.ndarray, box: SeedBox | PoseBox | None = None) -> FramePose:

@@ -139,10 +139,13 @@ class PosePredictor:
 
     @torch.inference_mode()
     def probability_maps(self, crops: np.ndarray) -> torch.Tensor:
-        """crops (N, S, S, 3) uint8 RGB -> maps (N, C, S/4, S/4) float32 (probabilities or heatmaps)."""
+        """crops (N, S, S, 3) uint8 RGB -> maps (N, C, S/4, S/4) float32 (probabilities or heatmaps). On CUDA each
+        batch goes through page-locked host memory and is copied asynchronously."""
         maps = []
+        cuda = self.device.type == "cuda"
         for start in range(0, len(crops), self.batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.batch_size])).to(self.device)
+            batch = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.batch_size]))
+            batch = batch.pin_memory().to(self.device, non_blocking=True) if cuda else batch.to(self.device)
             x = normalize_images(batch).contiguous(memory_format=torch.channels_last)
             x = x.to(self.dtype)
             out = self.codec.probabilities(self.network(x))
