@@ -356,6 +356,11 @@ def estimate_offset(coach, student, options: CompareOptions | None = None) -> tu
     squared joint distance over shifts of whole coach frames that keep at least half the shorter range overlapping
     (and at most ``options.max_offset_s``). The same as ``compare_sequences`` with ``align="offset"`` and
     ``offset_s=None``, whose ``Comparison`` carries ``offset_s`` and ``score`` too.
+
+    Views matter: two cameras on different sides of the athlete see different 2-D shapes at the same moment, and
+    the shift that makes the shapes most alike can be far from the true one (front vs back cameras of one movement,
+    1.7 s long: +0.83 s, the largest shift allowed). There the median offset of the DTW alignment
+    (``compare_sequences`` with ``align="dtw"``, the app's automatic alignment) is the better estimate (+0.03 s).
     """
     comparison = compare_sequences(coach, student, replace(options or CompareOptions(), align="offset", offset_s=None))
     return comparison.offset_s, comparison.score

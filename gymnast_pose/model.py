@@ -131,13 +131,15 @@ class PoseNet(nn.Module):
 
 def normalize_images(images: torch.Tensor) -> torch.Tensor:
     """uint8 RGB (B, S, S, 3) or (B, 3, S, S) -> float (B, 3, S, S) normalised with ImageNet mean/std."""
-    if images.shape[-1] == 3:
-        images = images.permute(0, 3, 1, 2)
+    channels_last = images.shape[-1] == 3
+    shape = (1, 1, 1, 3) if channels_last else (1, 3, 1, 1)
     x = images.float()
-    mean = torch.tensor(IMAGE_MEAN, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGE_STD, device=x.device, dtype=torch.float32).view(1, 3, 1, 1)
-    # (x / 255 - mean) / std as one multiply-add pass: x * (1 / (255 std)) + (-mean / std).
-    return torch.addcmul(-mean / std, x, 1.0 / (255.0 * std))
+    mean = torch.tensor(IMAGE_MEAN, device=x.device, dtype=torch.float32).view(shape)
+    std = torch.tensor(IMAGE_STD, device=x.device, dtype=torch.float32).view(shape)
+    # (x / 255 - mean) / std as one multiply-add pass: x * (1 / (255 std)) + (-mean / std). On (B, S, S, 3) input it
+    # runs in that memory order (5x faster than on the permuted view) and the result is a channels-last view.
+    x = torch.addcmul(-mean / std, x, 1.0 / (255.0 * std))
+    return x.permute(0, 3, 1, 2) if channels_last else x
 
 
 def fuse_batchnorm(module: nn.Module) -> nn.Module:

@@ -84,3 +84,20 @@ def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(ModelFileError, match="not a gymnast_pose"):
         load_checkpoint(foreign)
+
+
+def test_normalize_images_gives_the_same_values_for_both_memory_orders():
+    import numpy as np
+    import torch
+
+    from gymnast_pose.model import IMAGE_MEAN, IMAGE_STD, normalize_images
+
+    images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8))
+    from_nhwc = normalize_images(images)
+    from_nchw = normalize_images(images.permute(0, 3, 1, 2).contiguous())
+    expected = (images.permute(0, 3, 1, 2).float() / 255 - torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+        IMAGE_STD
+    ).view(1, 3, 1, 1)
+    assert from_nhwc.shape == (2, 3, 8, 8)
+    torch.testing.assert_close(from_nhwc, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(from_nchw, expected, atol=1e-5, rtol=0)
