@@ -41,3 +41,15 @@ def test_bfloat16_probabilities_stay_close_to_float32(tmp_path):
     assert exact.shape == fast.shape == (3, 15, 16, 16)
     assert torch.allclose(fast.sum(1), torch.ones(3, 16, 16), atol=1e-4)
     assert (fast - exact).abs().max() < 0.03
+
+
+def test_the_frozen_cpu_network_gives_the_eager_networks_outputs(tmp_path):
+    path = write_tiny_model(tmp_path / "tiny.pt")
+    crops = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    frozen = PosePredictor(path, device="cpu", input_size=64, precision="fp32")
+    eager = PosePredictor(path, device="cpu", input_size=64, precision="fp32", frozen=False)
+    assert not isinstance(frozen.network, type(eager.network))  # really a TorchScript graph
+    np.testing.assert_allclose(frozen.probability_maps(crops).numpy(), eager.probability_maps(crops).numpy(),
+                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(frozen.probability_maps(crops[:1]).numpy(), eager.probability_maps(crops[:1]).numpy(),
+                               rtol=0, atol=1e-5)
