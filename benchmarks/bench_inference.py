@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> dict:
             times = time_calls(lambda p=predictor, c=crops: p.predict_crops(c), predictor.device,
                                args.warmup, args.repeats)
             median = statistics.median(times)
-            row = {"size": size, "batch": batch, "dtype": str(predictor.dtype).replace("torch.", ""),
+            row = {"size": size, "batch": batch, "dtype": predictor.arithmetic,
                    "ms_per_batch_median": 1e3 * median,
                    "ms_per_batch_best": 1e3 * min(times), "ms_per_crop": 1e3 * median / batch,
                    "crops_per_s": batch / median}
@@ -135,7 +135,7 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16 (inference.select_dtype)")
+    parser.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16 or int8 (inference.uses_int8)")
     parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/inference_<device>.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

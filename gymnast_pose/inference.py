@@ -20,7 +20,15 @@ import cv2
 import numpy as np
 import torch
 
-from gymnast_pose.model import LoadedModel, bundled_model_path, fuse_batchnorm, load_checkpoint, normalize_images
+from gymnast_pose.model import (
+    LoadedModel,
+    ModelFileError,
+    bundled_model_path,
+    fuse_batchnorm,
+    load_checkpoint,
+    normalize_images,
+)
+from gymnast_pose.quantized import CALIBRATION_KEY, int8_supported, quantized_network
 from gymnast_pose.skeleton import FLIP_PERMUTATION, K
 
 PAD_VALUE = (127, 127, 127)
@@ -59,7 +67,7 @@ def select_device(preference: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 def cpu_has_fast_bfloat16() -> bool:
@@ -70,16 +78,34 @@ def cpu_has_fast_bfloat16() -> bool:
 def select_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     """The network's arithmetic. ``auto``: float16 on CUDA; bfloat16 on a CPU whose oneDNN has fast bfloat16
     kernels (AVX512-BF16 or AMX; 3-4x the float32 speed on the development machine, probabilities within 0.03);
-    float32 elsewhere (older CPUs, MPS). ``fp32``, ``bf16`` and ``fp16`` force one."""
+    float32 elsewhere (older CPUs, MPS). ``fp32``, ``bf16`` and ``fp16`` force one; ``int8`` (``uses_int8``) takes
+    float32 input."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
     if precision != "auto":
-        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}[precision]
     if device.type == "cuda":
         return torch.float16
     if device.type == "cpu" and cpu_has_fast_bfloat16():
         return torch.bfloat16
     return torch.float32
+
+
+def uses_int8(device: torch.device, precision: str, calibration: dict | None) -> bool:
+    """Whether the network runs in 8-bit integers (``gymnast_pose.quantized``): ``int8`` asks for it (a
+    ValueError explains why it cannot be had); ``auto`` takes it on a CPU without fast bfloat16 when the checkpoint
+    carries an int8 calibration and the CPU has the kernels. On the 2-core AVX2 CPU it runs a batch of four
+    256-px crops in about half the float32 time."""
+    if precision == "int8":
+        if device.type != "cpu":
+            raise ValueError(f"int8 inference runs on the CPU only, not on {device.type}")
+        if not calibration:
+            raise ValueError("this model file has no int8 calibration (model_training/calibrate_int8.py adds one)")
+        if not int8_supported():
+            raise ValueError("this CPU or PyTorch build has no int8 kernels (x86 with AVX2 is needed)")
+        return True
+    return (precision == "auto" and device.type == "cpu" and bool(calibration) and not cpu_has_fast_bfloat16()
+            and int8_supported())
 
 
 @dataclass(frozen=True)
@@ -129,7 +155,8 @@ class PosePredictor:
     """The bundled (or a given) model, ready to run on crops and image regions.
 
     ``precision`` picks the network's arithmetic (``select_dtype``: float16 on CUDA, bfloat16 on CPUs with fast
-    bfloat16, else float32; the softmax and decoding always run in float32); ``flip`` averages the probabilities of
+    bfloat16, else float32, or 8-bit integers where ``uses_int8`` says so; the softmax and decoding always run in
+    float32); ``flip`` averages the probabilities of
     each crop and its mirror image (about twice the cost, a little more accurate); ``bone_prior`` keeps each limb
     joint within a bone's reach of its parent (``gymnast_pose.bone_prior``); ``frozen`` runs the network as a
     frozen TorchScript graph on the CPU (``frozen_for_cpu``: the same outputs, faster).
@@ -149,17 +176,32 @@ class PosePredictor:
         self.flip = flip
         self.bone_prior = bone_prior
         self.batch_size = batch_size
-        network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
-        network = network.to(self.device).to(memory_format=torch.channels_last)
-        self.network = network.to(self.dtype)
-        if self.device.type == "cpu" and frozen:
-            self.network = frozen_for_cpu(self.network, self.input_size, self.dtype)
+        calibration = self.loaded.metadata.get(CALIBRATION_KEY)
+        self.int8 = uses_int8(self.device, precision, calibration)
+        if self.int8:
+            try:
+                self.network = quantized_network(self.loaded.network, calibration)
+            except Exception as exc:  # auto falls back to float32; asking for int8 explains why it cannot be had
+                if precision == "int8":
+                    raise ModelFileError(f"Model file {self.loaded.path}: {exc}") from exc
+                self.int8 = False
+        if not self.int8:  # the int8 module is not frozen: traced, it ran no faster and slowed at each new batch size
+            network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
+            network = network.to(self.device).to(memory_format=torch.channels_last)
+            self.network = network.to(self.dtype)
+            if self.device.type == "cpu" and frozen:
+                self.network = frozen_for_cpu(self.network, self.input_size, self.dtype)
         if self.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
             torch.set_num_threads(max(1, os.cpu_count() or 1))
 
     @property
     def model_hash(self) -> str:
         return self.loaded.sha256
+
+    @property
+    def arithmetic(self) -> str:
+        """What the network computes in: int8, float32, bfloat16 or float16."""
+        return "int8" if self.int8 else str(self.dtype).replace("torch.", "")
 
     @torch.inference_mode()
     def probability_maps(self, crops: np.ndarray) -> torch.Tensor:
@@ -170,8 +212,8 @@ class PosePredictor:
         for start in range(0, len(crops), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.batch_size]))
             batch = batch.pin_memory().to(self.device, non_blocking=True) if cuda else batch.to(self.device)
-            x = normalize_images(batch).contiguous(memory_format=torch.channels_last)
-            x = x.to(self.dtype)
+            x = normalize_images(batch)
+            x = x.contiguous() if self.int8 else x.contiguous(memory_format=torch.channels_last).to(self.dtype)
             out = self.codec.probabilities(self.network(x))
             if self.flip:
                 flipped = self.codec.probabilities(self.network(x.flip(-1))).flip(-1)

@@ -119,7 +119,7 @@ def main(argv=None):
     p.add_argument("--no-bone-prior", action="store_true",
                    help="decode each joint's best cell anywhere (gymnast_pose.bone_prior is on by default)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16 (inference.select_dtype)")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16 or int8 (inference.uses_int8)")
     p.add_argument("--mediapipe", action="store_true")
     p.add_argument("--json", default="")
     args = p.parse_args(argv)

@@ -25,7 +25,7 @@ from gymnast_pose.cli import UserError
 POSE_SUFFIXES = (".json", ".csv", ".npz")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")  # inference.PRECISIONS, kept here so --help needs no torch
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16", "int8")  # inference.PRECISIONS, kept here so --help needs no torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_precision_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
                         help="the network's arithmetic (default auto: fp16 on CUDA, bf16 on CPUs with AVX512-BF16 "
-                             "or AMX, else fp32)")
+                             "or AMX, int8 on other x86 CPUs when the model is calibrated for it, else fp32)")
 
 
 # ---- helpers shared with the pose command ----------------------------------------------------------------------
