@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from gymnast_pose.analysis import AnalysisOptions, analyze_video
+from gymnast_pose.commands.analyze import PRECISION_CHOICES
 from gymnast_pose.compare import CompareError, CompareOptions, compare_sequences
 from gymnast_pose.estimator import EstimatorConfig
 from gymnast_pose.mirror_check import check_mirror
@@ -95,10 +96,11 @@ def mediapipe_agreement(path: Path, smooth) -> dict:
     return result
 
 
-def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Path | None) -> tuple[dict, object]:
+def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Path | None,
+                 precision: str = "auto") -> tuple[dict, object]:
     path = root / rel
     t0 = time.perf_counter()
-    options = AnalysisOptions(model_path=model, smooth=False)
+    options = AnalysisOptions(model_path=model, smooth=False, precision=precision)
     raw = analyze_video(path, options=options)  # gaps filled, not smoothed
     seconds = time.perf_counter() - t0
     defaults = AnalysisOptions()
@@ -138,6 +140,8 @@ def main(argv=None) -> int:
     p.add_argument("--videos", type=Path, default=VIDEOS)
     p.add_argument("--sheets", type=Path, default=None, help="folder for one contact sheet (JPEG) per clip")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/real_clips.json"))
+    p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                   help="the network's arithmetic (auto: as the app chooses on this machine)")
     p.add_argument("--mediapipe", action="store_true", help="also measure agreement with MediaPipe on every clip")
     p.add_argument("--only", nargs="*", choices=["multiview", "scores"], default=["multiview", "scores"],
                    help="which checks to run (each analyses only the clips it needs)")
@@ -156,7 +160,8 @@ def main(argv=None) -> int:
     for name, rel in CLIPS.items():
         if name not in needed:
             continue
-        clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets)
+        clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets,
+                                                    args.precision)
         if args.mediapipe:
             clips[name]["mediapipe"] = mediapipe_agreement(args.videos / rel, poses[name])
             m = clips[name]["mediapipe"]

@@ -5,7 +5,8 @@ a generator that yields ``AnalysisProgress`` after every frame and returns a ``P
 video's own upright pixels. Steps:
 
 1. open the video (``VideoSource``: decoded frame count, fps, fingerprint);
-2. look in the pose cache (key: video fingerprint, model hash, and every setting that changes the result); a hit
+2. look in the pose cache (key: video fingerprint, model hash, every setting that changes the result, and the
+   arithmetic the network runs in here, which precision auto picks per CPU); a hit
    returns at once with a single progress item (``cached=True``);
 3. otherwise track the athlete (``PoseEstimator.iter_track``), fill short dropouts and smooth (a short running
    median, then a zero-phase One-Euro filter: ``PoseSequence.with_gaps_filled().smoothed()``), store the result in
@@ -122,7 +123,9 @@ def iter_analyze_video(path, options: AnalysisOptions | None = None, cancel: Can
     with VideoSource(path) as video:
         fingerprint, fps, total = video.fingerprint, float(video.fps), video.num_frames
         estimator = estimator or load_estimator(options)
-        key = settings_key(options.cache_settings())
+        # auto resolves to different arithmetic on different CPUs, whose outputs differ slightly: key on the result
+        arithmetic = getattr(estimator.predictor, "arithmetic", options.precision)
+        key = settings_key({**options.cache_settings(), "arithmetic": arithmetic})
         if options.use_cache:
             hit = load_cached(fingerprint, estimator.model_hash, key)
             if hit is not None:

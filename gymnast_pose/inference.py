@@ -92,20 +92,20 @@ def select_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
 
 
 def uses_int8(device: torch.device, precision: str, calibration: dict | None) -> bool:
-    """Whether the network runs in 8-bit integers (``gymnast_pose.quantized``): ``int8`` asks for it (a
-    ValueError explains why it cannot be had); ``auto`` takes it on a CPU without fast bfloat16 when the checkpoint
-    carries an int8 calibration and the CPU has the kernels. On the 2-core AVX2 CPU it runs a batch of four
-    256-px crops in about half the float32 time."""
-    if precision == "int8":
-        if device.type != "cpu":
-            raise ValueError(f"int8 inference runs on the CPU only, not on {device.type}")
-        if not calibration:
-            raise ValueError("this model file has no int8 calibration (model_training/calibrate_int8.py adds one)")
-        if not int8_supported():
-            raise ValueError("this CPU or PyTorch build has no int8 kernels (x86 with AVX2 is needed)")
-        return True
-    return (precision == "auto" and device.type == "cpu" and bool(calibration) and not cpu_has_fast_bfloat16()
-            and int8_supported())
+    """Whether the network runs in 8-bit integers (``gymnast_pose.quantized``): only when ``int8`` is asked for (a
+    ValueError explains why it cannot be had). ``auto`` never takes it: on a 2-core AVX2 CPU it ran 720p video
+    1.7x as fast as float32 (50.6 against 29.3 frames/s), but its skeleton is less steady (smoothed still-segment
+    jitter of squat_side_a 3.3 % of the torso against float32's 1.0 %; raw jitter 2-4x float32's on the
+    handstands and squats), so it is the user's choice of a fast draft, not a default."""
+    if precision != "int8":
+        return False
+    if device.type != "cpu":
+        raise ValueError(f"int8 inference runs on the CPU only, not on {device.type}")
+    if not calibration:
+        raise ValueError("this model file has no int8 calibration (model_training/calibrate_int8.py adds one)")
+    if not int8_supported():
+        raise ValueError("this CPU or PyTorch build has no int8 kernels (x86 with AVX2 is needed)")
+    return True
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class PosePredictor:
     """The bundled (or a given) model, ready to run on crops and image regions.
 
     ``precision`` picks the network's arithmetic (``select_dtype``: float16 on CUDA, bfloat16 on CPUs with fast
-    bfloat16, else float32, or 8-bit integers where ``uses_int8`` says so; the softmax and decoding always run in
+    bfloat16, else float32; ``int8``: 8-bit integers, ``uses_int8``; the softmax and decoding always run in
     float32); ``flip`` averages the probabilities of
     each crop and its mirror image (about twice the cost, a little more accurate); ``bone_prior`` keeps each limb
     joint within a bone's reach of its parent (``gymnast_pose.bone_prior``); ``frozen`` runs the network as a
@@ -178,14 +178,12 @@ class PosePredictor:
         self.batch_size = batch_size
         calibration = self.loaded.metadata.get(CALIBRATION_KEY)
         self.int8 = uses_int8(self.device, precision, calibration)
-        if self.int8:
+        if self.int8:  # not frozen: traced, it ran no faster and slowed at each new batch size
             try:
                 self.network = quantized_network(self.loaded.network, calibration)
-            except Exception as exc:  # auto falls back to float32; asking for int8 explains why it cannot be had
-                if precision == "int8":
-                    raise ModelFileError(f"Model file {self.loaded.path}: {exc}") from exc
-                self.int8 = False
-        if not self.int8:  # the int8 module is not frozen: traced, it ran no faster and slowed at each new batch size
+            except Exception as exc:  # a calibration of another network, or one this PyTorch cannot read
+                raise ModelFileError(f"Model file {self.loaded.path}: {exc}") from exc
+        else:
             network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
             network = network.to(self.device).to(memory_format=torch.channels_last)
             self.network = network.to(self.dtype)

@@ -12,7 +12,7 @@ from gymnast_pose.inference import PosePredictor, uses_int8
 from gymnast_pose.model import ModelFileError, normalize_images, save_checkpoint
 from gymnast_pose.quantized import CALIBRATION_KEY, calibrate, int8_supported, last_convolution, quantized_network
 from model_training.calibrate_int8 import batches_of, store_calibration
-from tests.model_fixtures import stick_figure, tiny_network, write_tiny_model
+from tests.model_fixtures import stick_figure, tiny_network
 
 needs_int8 = pytest.mark.skipif(not int8_supported(), reason="no x86 int8 kernels on this machine")
 SIZE = 64
@@ -71,35 +71,29 @@ def test_calibration_of_another_network_is_a_clear_model_error(tmp_path):
         PosePredictor(other, "cpu", precision="int8")
 
 
-def test_when_int8_is_used(tmp_path, monkeypatch):
+def test_int8_only_when_asked_for(tmp_path, monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    plain = PosePredictor(write_tiny_model(tmp_path / "plain.pt"), "cpu", precision="auto")
-    assert not plain.int8 and plain.arithmetic in ("float32", "bfloat16")  # no calibration: never int8
+    calibration = {"observers": {}}
     with pytest.raises(ValueError, match="no int8 calibration"):
         uses_int8(cpu, "int8", None)
     with pytest.raises(ValueError, match="CPU only"):
-        uses_int8(cuda, "int8", {"observers": {}})
-    assert not uses_int8(cpu, "fp32", {"observers": {}})
+        uses_int8(cuda, "int8", calibration)
     monkeypatch.setattr(inference, "int8_supported", lambda: True)
-    monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda: True)
-    assert not uses_int8(cpu, "auto", {"observers": {}})  # bfloat16 is the faster choice there
-    monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda: False)
-    assert uses_int8(cpu, "auto", {"observers": {}})
-    assert not uses_int8(cuda, "auto", {"observers": {}})
+    for fast_bfloat16 in (True, False):  # auto keeps float arithmetic everywhere: int8 is less steady
+        monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda fast=fast_bfloat16: fast)
+        for precision in ("auto", "fp32", "bf16"):
+            assert not uses_int8(cpu, precision, calibration)
+    assert uses_int8(cpu, "int8", calibration)
     monkeypatch.setattr(inference, "int8_supported", lambda: False)
-    assert not uses_int8(cpu, "auto", {"observers": {}})
     with pytest.raises(ValueError, match="no int8 kernels"):
-        uses_int8(cpu, "int8", {"observers": {}})
+        uses_int8(cpu, "int8", calibration)
 
 
 @needs_int8
-def test_auto_falls_back_to_float_when_the_calibration_does_not_fit(tmp_path, monkeypatch):
+def test_a_calibrated_model_runs_in_float_unless_int8_is_asked_for(tmp_path, monkeypatch):
     path, _ = calibrated_model(tmp_path / "a.pt")
-    other = tmp_path / "b.pt"
-    save_checkpoint(other, tiny_network(block="inverted_residual"), PixelClassCodec(SIZE, 4))
-    store_calibration(other, torch.load(path, weights_only=True)[CALIBRATION_KEY], "copied")
     monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda: False)
-    assert PosePredictor(path, "cpu").arithmetic == "int8"
-    predictor = PosePredictor(other, "cpu")
+    predictor = PosePredictor(path, "cpu")
     assert predictor.arithmetic == "float32"
     assert predictor.probability_maps(figure_crops(2)).shape == (2, 15, SIZE // 4, SIZE // 4)
+    assert PosePredictor(path, "cpu", precision="int8").arithmetic == "int8"

@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_precision_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
                         help="the network's arithmetic (default auto: fp16 on CUDA, bf16 on CPUs with AVX512-BF16 "
-                             "or AMX, int8 on other x86 CPUs when the model is calibrated for it, else fp32)")
+                             "or AMX, else fp32; int8: about 1.7x fp32's speed on x86 CPUs without bf16, a less steady "
+                             "skeleton)")
 
 
 # ---- helpers shared with the pose command ----------------------------------------------------------------------
