@@ -44,6 +44,8 @@ if str(ROOT) not in sys.path:  # model_training is not an installed package
 
 from bench_inference import load_avg, write_report  # noqa: E402  (benchmarks/ is the script's own folder)
 
+from gymnast_pose.commands.analyze import PRECISION_CHOICES  # noqa: E402  (no torch: --help stays fast)
+
 
 # ----------------------------------------------------------------------------------------------- generated videos
 def write_video(source: Path, out: Path, frames: int, size: tuple[int, int] | None = None) -> dict:
@@ -97,7 +99,8 @@ def child(args: argparse.Namespace) -> None:
     from gymnast_pose.video import VideoSource
 
     process = psutil.Process()
-    estimator = PoseEstimator.from_model(args.model, device=args.device, input_size=args.input_size)
+    estimator = PoseEstimator.from_model(args.model, device=args.device, input_size=args.input_size,
+                                         precision=args.precision)
     torch.set_num_threads(args.threads)
     with VideoSource(args.child) as video:
         estimator.locate(video.frame(0))  # warm-up: first network call
@@ -111,7 +114,8 @@ def child(args: argparse.Namespace) -> None:
             samples.append((done, process.memory_info().rss / 2**20))
 
     crops_before = estimator.crops_run
-    options = AnalysisOptions(device=args.device, model_path=args.model, input_size=args.input_size, use_cache=False)
+    options = AnalysisOptions(device=args.device, model_path=args.model, input_size=args.input_size, use_cache=False,
+                              precision=args.precision)
     start = time.perf_counter()
     poses = analyze_video(args.child, use_cache=False, progress=progress, options=options, estimator=estimator)
     seconds = time.perf_counter() - start
@@ -122,7 +126,8 @@ def child(args: argparse.Namespace) -> None:
               "found_fraction": float(found.mean()), "input_size": int(estimator.predictor.input_size),
               "frame_size": list(poses.frame_size) if poses.frame_size else None,
               "rss_after_model_mib": baseline / 2**20, "peak_rss_mib": peak / 2**20,
-              "rss_samples_mib": samples, "threads": torch.get_num_threads(), "device": str(estimator.predictor.device)}
+              "rss_samples_mib": samples, "threads": torch.get_num_threads(), "device": str(estimator.predictor.device),
+              "arithmetic": estimator.predictor.arithmetic}
     if torch.cuda.is_available() and estimator.predictor.device.type == "cuda":
         result["peak_cuda_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
     if args.keypoints_out:
@@ -134,7 +139,7 @@ def run_child(video: Path, args: argparse.Namespace, workdir: Path, keypoints: b
     """Run :func:`child` on ``video`` in a new Python process; returns its figures (and ``keypoints`` if asked)."""
     out = workdir / "child.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(video), "--child-out", str(out),
-           "--device", args.device, "--threads", str(args.threads)]
+           "--device", args.device, "--threads", str(args.threads), "--precision", args.precision]
     cmd += ["--model", args.model] if args.model else []
     cmd += ["--input-size", str(args.input_size)] if args.input_size else []
     cmd += ["--keypoints-out", str(workdir / "keypoints.npy")] if keypoints else []
@@ -207,7 +212,8 @@ def print_speed(report: dict) -> None:
     print(f"\nclip: {report['clip']} ({report['clip_frames']} frames, {width}x{height})")
     print(f"{'method':<34} {'frames/s':>9} {'found':>6}")
     print(f"{'ours (analyze_video, end to end)':<34} {ours['frames_per_s']:9.1f} {ours['found_fraction']:6.1%}"
-          f"   input {ours['input_size']} px, {ours['crops_per_frame']:.2f} crops/frame, {ours['threads']} threads")
+          f"   input {ours['input_size']} px, {ours['crops_per_frame']:.2f} crops/frame, {ours['threads']} threads, "
+          f"{ours['arithmetic']}")
     if mp is None:
         print(f"mediapipe skipped: {report.get('mediapipe_skipped')}")
         return
@@ -232,6 +238,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--input-size", type=int, default=None, help="network input (default: the model's own)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                        help="the network's arithmetic (auto: as the app chooses on this machine)")
     parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/video_<device>.json)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)

@@ -12,10 +12,14 @@ whole-frame search in ``gymnast_pose.person_locator``):
   than intended) the frame is cropped again around its own joints; when the result is unsure (mean joint score below
   ``unsure_threshold``), the crop is also tried turned by 180 degrees. The most confident result wins and also
   decides which way up the next frame is cropped.
-* **Re-locate**: after ``relocate_after`` consecutive frames below ``person_threshold`` the track is dropped and
-  the whole frame is searched (``person_locator.locate``), preferring people near where the athlete was last seen;
-  while nobody is found, the search is repeated every ``search_interval`` frames and the frames in between are
-  reported missing.
+* **Same person?** A pose whose joints moved (median over the joints seen in both) farther than the athlete can
+  move since they were last seen -- ``max_jump`` torso lengths per frame, or ``max_speed`` per second, whichever
+  allows more (1.5 torso lengths a frame at 30 fps; ``TrackState.step``) -- has jumped to somebody else, e.g. a
+  passer-by who entered the crop: the frame counts as a miss and the track stays where it was.
+* **Re-locate**: after ``relocate_after`` consecutive misses the track is dropped and the whole frame is searched
+  (``person_locator.locate``) for a person within reach of where the athlete was last seen (the reach grows with
+  every frame), preferring the nearest; while nobody is found, the search is repeated every ``search_interval``
+  frames and the frames in between are reported missing.
 * **Which person**: by default the most prominent one found by the search (confidence x size); a ``SeedBox`` drawn
   by the user on one frame starts the track there instead, and the video is tracked forward from that frame to the
   end and backward from it to the start.
@@ -38,7 +42,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -58,7 +62,7 @@ from gymnast_pose.tracking import (
     upright_angle,
 )
 
-ESTIMATOR_VERSION = 5  # bump whenever the tracking logic changes results: it is part of the pose cache key
+ESTIMATOR_VERSION = 6  # bump whenever the tracking logic changes results: it is part of the pose cache key
 
 Cancel = threading.Event | Callable[[], bool] | None
 
@@ -83,6 +87,8 @@ class EstimatorConfig:
     centre_alpha: float = 0.7  # smoothing of the crop centre (1: follow the last frame exactly)
     grow_alpha: float = 0.6  # how fast the crop grows ...
     shrink_alpha: float = 0.2  # ... and shrinks towards the last frame's size
+    max_jump: float = 0.5  # a pose whose joints moved (median) more than this many torso lengths per frame ...
+    max_speed: float = 45.0  # ... or this many per second / fps, whichever allows more, is somebody else
 
     def locator(self, width: int, height: int) -> LocatorSettings:
         return LocatorSettings(self.crop_scale, self.joint_threshold, self.person_threshold,
@@ -218,8 +224,8 @@ class PoseEstimator:
         """The athlete in one image (H, W, 3) uint8 RGB: searched over the whole image, or around ``box``."""
         state = TrackState()
         if box is not None:
-            return self._seed(image, box.box() if isinstance(box, SeedBox) else box, state)
-        return self._search(image, state, force=True)
+            return self._seed(image, box.box() if isinstance(box, SeedBox) else box, state, 0)
+        return self._search(image, state, 0, force=True)
 
     def _settings(self, image: np.ndarray) -> LocatorSettings:
         return self.config.locator(image.shape[1], image.shape[0])
@@ -234,9 +240,10 @@ class PoseEstimator:
         keypoints[keep, 2] = c.scores[keep]
         return FramePose(keypoints, c.region, found)
 
-    def _follow(self, c: Candidate, state: TrackState, settings: LocatorSettings) -> None:
-        """Move the track to candidate ``c`` (a confident pose with a box)."""
+    def _follow(self, c: Candidate, state: TrackState, settings: LocatorSettings, index: int) -> None:
+        """Move the track to candidate ``c`` (a confident pose with a box) found on frame ``index``."""
         cfg = self.config
+        state.remember(c.xy, c.scores, cfg.joint_threshold, index)
         angle = upright_angle(c.xy, c.scores, c.region.angle, cfg.joint_threshold)
         target = region_around(c.box, cfg.crop_scale, settings.min_side, angle, settings.max_side)
         if state.active:
@@ -244,21 +251,33 @@ class PoseEstimator:
         else:
             state.start(target, c.box)
 
-    def _search(self, image: np.ndarray, state: TrackState, force: bool = False) -> FramePose:
-        """Whole-frame search (at most every ``search_interval`` frames unless ``force``); starts a track."""
+    def _reach(self, state: TrackState, index: int) -> float:
+        return state.reach(index, self.config.max_jump, self.config.max_speed)
+
+    def _is_same_person(self, c: Candidate, state: TrackState, index: int) -> bool:
+        """Whether ``c`` can be the athlete on frame ``index``: a skeleton whose joints moved (median) farther than
+        the athlete can move (``TrackState.step``) since they were last seen has jumped to another person."""
+        cfg = self.config
+        speeds = state.speeds(c.xy, c.scores, cfg.joint_threshold, index)
+        common = np.isfinite(speeds)
+        return common.sum() < 4 or float(np.median(speeds[common])) <= state.step(cfg.max_jump, cfg.max_speed)
+
+    def _search(self, image: np.ndarray, state: TrackState, index: int, force: bool = False) -> FramePose:
+        """Whole-frame search (at most every ``search_interval`` frames unless ``force``) for a person within reach
+        of where the athlete was last seen; starts a track."""
         state.active = False
         if not force and state.since_search < self.config.search_interval:
             state.since_search += 1
             return self._pose(None, False)
         state.since_search = 1
         settings = self._settings(image)
-        found, _ = locate(self.infer, image, settings, prior=state.last_box)
+        found, _ = locate(self.infer, image, settings, prior=state.last_box, reach=self._reach(state, index))
         if found is None:
             return self._pose(None, False)
-        self._follow(found, state, settings)
+        self._follow(found, state, settings, index)
         return self._pose(found, True)
 
-    def _seed(self, image: np.ndarray, box: PoseBox, state: TrackState) -> FramePose:
+    def _seed(self, image: np.ndarray, box: PoseBox, state: TrackState, index: int) -> FramePose:
         """Start the track at the user's box: crop around it both ways up, then once more around the result."""
         settings = self._settings(image)
         region = region_around(box, self.config.crop_scale, settings.min_side, 0.0, settings.max_side)
@@ -266,9 +285,10 @@ class PoseEstimator:
         best = refine(self.infer, image, [start], settings)[0]
         if best.box is not None:
             best = refine(self.infer, image, [best], settings, both_ways=False)[0]
-        state.last_box = box
+        state.last_box, state.last_index = box, index
+        state.last_scale = state.last_scale or box.extent / 3.0
         if best.box is not None and best.quality >= settings.person_threshold:
-            self._follow(best, state, settings)
+            self._follow(best, state, settings, index)
             return self._pose(best, True)
         state.start(region, box)  # the user says the athlete is here: keep looking there
         return self._pose(best if best.box is not None else None, False)
@@ -298,14 +318,16 @@ class PoseEstimator:
         out = []
         for j, (frame, c) in enumerate(zip(batch, best)):
             if c.quality >= cfg.person_threshold and c.box is not None:
-                self._follow(c, state, settings)
-                out.append((frame.index, self._pose(c, True)))
-                continue
+                if self._is_same_person(c, state, frame.index):
+                    self._follow(c, state, settings, frame.index)
+                    out.append((frame.index, self._pose(c, True)))
+                    continue
+                c = replace(c, scores=np.zeros_like(c.scores))  # somebody else: this frame has no athlete
             state.misses += 1
             if state.misses < cfg.relocate_after:
                 out.append((frame.index, self._pose(c, False)))
                 continue
-            out.append((frame.index, self._search(frame.image, state, force=True)))
+            out.append((frame.index, self._search(frame.image, state, frame.index, force=True)))
             out += self._run(batch[j + 1:], state)  # the rest of the batch was cropped at the lost track
             break
         return out
@@ -326,7 +348,7 @@ class PoseEstimator:
                     yield from self._track_batch(batch, state)
                     batch = []
             else:
-                yield frame.index, self._search(frame.image, state)
+                yield frame.index, self._search(frame.image, state, frame.index)
         if batch:
             yield from self._track_batch(batch, state)
 
@@ -356,14 +378,15 @@ class PoseEstimator:
             raise ValueError(f"The box is on frame {seed.frame}, but the video has frames 0 to {total - 1}")
 
         def passes() -> Iterator[tuple[int, FramePose]]:
-            state = TrackState(since_search=self.config.search_interval)
+            fps = float(getattr(reader, "fps", 30.0) or 30.0)
+            state = TrackState(since_search=self.config.search_interval, fps=fps)
             if seed is None:
                 yield from self._run(read_ahead(reader.frames(0, None)), state)
                 return
             first = next(iter(reader.frames(seed.frame, seed.frame + 1)), None)
             if first is None:
                 raise ValueError(f"Frame {seed.frame} of the box could not be read")
-            yield seed.frame, self._seed(first.image, seed.box(), state)
+            yield seed.frame, self._seed(first.image, seed.box(), state, seed.frame)
             backward = state.copy()
             yield from self._run(read_ahead(reader.frames(seed.frame + 1, None)), state)
             yield from self._run(read_ahead(self._backwards(reader, seed.frame)), backward)

@@ -17,7 +17,7 @@ Everything here is plain numpy: no network, no video.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from gymnast_pose.inference import Region
 from gymnast_pose.skeleton import JOINT_INDEX, K
 
 _HIPS = (JOINT_INDEX["r_hip"], JOINT_INDEX["l_hip"])
+_DIAGONALS = ((JOINT_INDEX["l_shoulder"], JOINT_INDEX["r_hip"]), (JOINT_INDEX["r_shoulder"], JOINT_INDEX["l_hip"]))
 _UPPER = (JOINT_INDEX["r_shoulder"], JOINT_INDEX["l_shoulder"], JOINT_INDEX["neck"], JOINT_INDEX["head_top"])
 
 
@@ -65,6 +66,21 @@ def pose_box(xy: np.ndarray, scores: np.ndarray, min_score: float, min_joints: i
         pts = pts[keep]
     (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
     return PoseBox((x0 + x1) / 2, (y0 + y1) / 2, float(x1 - x0), float(y1 - y0), int(len(pts)))
+
+
+def body_scale(xy: np.ndarray) -> float:
+    """The athlete's size in frame pixels from keypoints (K, 2) (NaN = missing): the shorter torso diagonal
+    (shoulder to the opposite hip; the two are about equal in any real pose, and bending, tucking or turning upside
+    down hardly changes them, while one joint placed on somebody else lengthens one); else a third of the joints'
+    box extent; NaN with fewer than 2 joints."""
+    diagonals = [np.linalg.norm(xy[a] - xy[b]) for a, b in _DIAGONALS]
+    finite = [d for d in diagonals if np.isfinite(d) and d > 0]
+    if finite:
+        return float(min(finite))
+    pts = xy[np.isfinite(xy).all(axis=1)]
+    if len(pts) < 2:
+        return float("nan")
+    return float((pts.max(axis=0) - pts.min(axis=0)).max() / 3.0)
 
 
 def region_around(box: PoseBox, crop_scale: float, min_side: float, angle: float = 0.0,
@@ -124,6 +140,10 @@ class TrackState:
     the side quickly (``grow_alpha``) so limbs are not cut off, and shrinks it slowly (``shrink_alpha``) so one
     frame with a few missed joints does not collapse the crop. ``misses`` counts consecutive frames without a
     confident pose; ``active`` is False while there is no track (before the first detection, or after losing it).
+    ``last_xy`` (K, 2) holds each joint where it was last accepted (NaN: never) and ``seen_at`` (K,) on which
+    frame (-1: never); ``last_scale`` is the athlete's ``body_scale`` and ``last_index`` the frame of the last
+    accepted pose; with ``fps``, the video's frame rate, they say how far the athlete can have moved since
+    (``reach``, ``speeds``).
     """
 
     cx: float = 0.0
@@ -134,6 +154,48 @@ class TrackState:
     misses: int = 0
     since_search: int = 0
     last_box: PoseBox | None = None
+    last_xy: np.ndarray | None = None
+    seen_at: np.ndarray | None = None
+    last_scale: float = 0.0
+    last_index: int = -1
+    fps: float = 30.0
+
+    def step(self, per_frame: float, per_second: float) -> float:
+        """How far (frame pixels) the athlete can move in one frame: ``max(per_frame, per_second / fps)`` body
+        scales; infinite before the first pose."""
+        if self.last_scale <= 0:
+            return math.inf
+        return max(per_frame, per_second / max(self.fps, 1.0)) * self.last_scale
+
+    def reach(self, index: int, per_frame: float, per_second: float) -> float:
+        """How far (frame pixels) the athlete can be on frame ``index`` from the last accepted pose."""
+        if self.last_index < 0:
+            return math.inf
+        return max(1, abs(index - self.last_index)) * self.step(per_frame, per_second)
+
+    def speeds(self, xy: np.ndarray, scores: np.ndarray, min_score: float, index: int) -> np.ndarray:
+        """(K,) distance in frame pixels per frame elapsed from each joint's last accepted place to ``xy`` (K, 2);
+        NaN for joints not confident now (``scores`` (K,) below ``min_score``) or never seen."""
+        out = np.full(len(xy), np.nan, np.float32)
+        if self.last_xy is None or self.seen_at is None:
+            return out
+        ok = (self.seen_at >= 0) & np.isfinite(xy).all(axis=1) & (scores >= min_score)
+        elapsed = np.maximum(1, np.abs(index - self.seen_at[ok]))
+        out[ok] = np.linalg.norm(xy[ok] - self.last_xy[ok], axis=1) / elapsed
+        return out
+
+    def remember(self, xy: np.ndarray, scores: np.ndarray, min_score: float, index: int) -> None:
+        """Record the accepted pose of frame ``index``: keypoints (K, 2), scores (K,); joints below ``min_score``
+        keep their earlier place."""
+        if self.last_xy is None or self.seen_at is None:
+            self.last_xy = np.full((len(xy), 2), np.nan, np.float32)
+            self.seen_at = np.full(len(xy), -1, np.int64)
+        ok = np.isfinite(xy).all(axis=1) & (scores >= min_score)
+        self.last_xy[ok], self.seen_at[ok] = xy[ok], index
+        scale = body_scale(np.where(ok[:, None], xy, np.nan))
+        if np.isfinite(scale):  # grows by at most a quarter per accepted frame: a stray joint cannot inflate it
+            self.last_scale = min(scale, 1.25 * self.last_scale) if self.last_scale > 0 else scale
+        self.last_index = index
 
     def region(self) -> Region:
         return Region(self.cx, self.cy, self.side, self.angle)
@@ -155,8 +217,8 @@ class TrackState:
         self.misses, self.last_box, self.active = 0, box, True
 
     def copy(self) -> TrackState:
-        return TrackState(self.cx, self.cy, self.side, self.angle, self.active, self.misses, self.since_search,
-                          self.last_box)
+        return replace(self, last_xy=None if self.last_xy is None else self.last_xy.copy(),
+                       seen_at=None if self.seen_at is None else self.seen_at.copy())
 
 
 def is_blank(image: np.ndarray, min_contrast: float = 16.0) -> bool:
