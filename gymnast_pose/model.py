@@ -185,11 +185,18 @@ def save_checkpoint(path, model: PoseNet, codec, metrics: dict | None = None, tr
     }
     if extra:
         payload.update(extra)
+    write_checkpoint_payload(path, payload)
+
+
+def write_checkpoint_payload(path, payload: dict) -> Path:
+    """Write a checkpoint dict (as ``read_checkpoint`` returns it) atomically: a temporary file, then a rename, so
+    a crash never leaves half a model file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
+    return path
 
 
 @dataclass

@@ -20,7 +20,7 @@ import torch
 
 from gymnast_pose.estimator import EstimatorConfig
 from gymnast_pose.inference import Region, crop_regions
-from gymnast_pose.model import load_checkpoint, normalize_images, read_checkpoint
+from gymnast_pose.model import load_checkpoint, normalize_images, read_checkpoint, write_checkpoint_payload
 from gymnast_pose.quantized import CALIBRATION_KEY, calibrate
 from gymnast_pose.tracking import pose_box, region_around, turned
 from model_training.datasets import Sample, read_dataset
@@ -56,13 +56,9 @@ def batches_of(crops: Iterator[np.ndarray], size: int = 32) -> Iterator[torch.Te
 
 def store_calibration(path, calibration: dict, data: str) -> Path:
     """Rewrite checkpoint ``path`` with ``calibration`` (plus the data it came from) under ``int8_calibration``."""
-    path = Path(path)
     payload = read_checkpoint(path)
     payload[CALIBRATION_KEY] = {**calibration, "data": data}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return write_checkpoint_payload(path, payload)
 
 
 def main(argv=None):

@@ -14,9 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
-from gymnast_pose.model import read_checkpoint
+from gymnast_pose.model import read_checkpoint, write_checkpoint_payload
 
 
 def export(src, dst, input_size: int, evaluation: dict | None = None) -> Path:
@@ -25,12 +23,7 @@ def export(src, dst, input_size: int, evaluation: dict | None = None) -> Path:
     payload["inference"] = {"input_size": int(input_size)}
     if evaluation:
         payload["evaluation"] = evaluation
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(dst)
-    return dst
+    return write_checkpoint_payload(dst, payload)
 
 
 def main(argv=None):
