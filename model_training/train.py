@@ -249,9 +249,10 @@ def train(cfg: TrainConfig, command: str = ""):
             break
         metrics = {"epoch": epoch + 1, "loss": float(torch.stack(losses).mean()),
                    "seconds": round(time.time() - t0, 1), "lr": optimizer.param_groups[0]["lr"],
-                   "images_per_s": round(len(losses) * cfg.batch_size / (time.time() - t0), 1),
-                   "elapsed_min": round(clock.tick() / 60, 2)}
+                   "images_per_s": round(len(losses) * cfg.batch_size / (time.time() - t0), 1)}
         metrics.update(validate(network, codec, store_t, val_idx, cfg, device, bf16))
+        elapsed_s = clock.tick()  # one reading for the log and the resume state, validation included
+        metrics["elapsed_min"] = round(elapsed_s / 60, 2)
         history.append(metrics)
         training = {**summary, "epochs_done": epoch + 1, "history": history}
         save_checkpoint(out / "last.pt", network, codec, metrics, training)
@@ -259,7 +260,7 @@ def train(cfg: TrainConfig, command: str = ""):
             best = metrics["val_pck@0.2"]
             save_checkpoint(out / "best.pt", network, codec, metrics, training)
         torch.save({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                    "history": history, "best": best, "rng": torch.get_rng_state(), "elapsed_s": clock.tick()},
+                    "history": history, "best": best, "rng": torch.get_rng_state(), "elapsed_s": elapsed_s},
                    out / "resume.pt")
         with open(out / "log.jsonl", "a") as fh:
             fh.write(json.dumps(metrics) + "\n")
