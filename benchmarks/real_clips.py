@@ -160,8 +160,7 @@ def main(argv=None) -> int:
     for name, rel in CLIPS.items():
         if name not in needed:
             continue
-        clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets,
-                                                    args.precision)
+        clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets, args.precision)
         if args.mediapipe:
             clips[name]["mediapipe"] = mediapipe_agreement(args.videos / rel, poses[name])
             m = clips[name]["mediapipe"]

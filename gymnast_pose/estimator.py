@@ -251,9 +251,6 @@ class PoseEstimator:
         else:
             state.start(target, c.box)
 
-    def _reach(self, state: TrackState, index: int) -> float:
-        return state.reach(index, self.config.max_jump, self.config.max_speed)
-
     def _is_same_person(self, c: Candidate, state: TrackState, index: int) -> bool:
         """Whether ``c`` can be the athlete on frame ``index``: a skeleton whose joints moved (median) farther than
         the athlete can move (``TrackState.step``) since they were last seen has jumped to another person."""
@@ -271,7 +268,8 @@ class PoseEstimator:
             return self._pose(None, False)
         state.since_search = 1
         settings = self._settings(image)
-        found, _ = locate(self.infer, image, settings, prior=state.last_box, reach=self._reach(state, index))
+        reach = state.reach(index, self.config.max_jump, self.config.max_speed)
+        found, _ = locate(self.infer, image, settings, prior=state.last_box, reach=reach)
         if found is None:
             return self._pose(None, False)
         self._follow(found, state, settings, index)

@@ -95,8 +95,8 @@ def uses_int8(device: torch.device, precision: str, calibration: dict | None) ->
     """Whether the network runs in 8-bit integers (``gymnast_pose.quantized``): only when ``int8`` is asked for (a
     ValueError explains why it cannot be had). ``auto`` never takes it: on a 2-core AVX2 CPU it ran 720p video
     1.7x as fast as float32 (50.6 against 29.3 frames/s), but its skeleton is less steady (smoothed still-segment
-    jitter of squat_side_a 3.3 % of the torso against float32's 1.0 %; raw jitter 2-4x float32's on the
-    handstands and squats), so it is the user's choice of a fast draft, not a default."""
+    jitter of squat_side_a 3.3 % of the torso against float32's 1.0 %, of the grass handstand 2.9 % against 1.4 %),
+    so it is the user's choice of a fast draft, not a default."""
     if precision != "int8":
         return False
     if device.type != "cpu":
