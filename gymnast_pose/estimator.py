@@ -15,7 +15,9 @@ whole-frame search in ``gymnast_pose.person_locator``):
 * **Same person?** A pose whose joints moved (median over the joints seen in both) farther than the athlete can
   move since they were last seen -- ``max_jump`` torso lengths per frame, or ``max_speed`` per second, whichever
   allows more (1.5 torso lengths a frame at 30 fps; ``TrackState.step``) -- has jumped to somebody else, e.g. a
-  passer-by who entered the crop: the frame counts as a miss and the track stays where it was.
+  passer-by who entered the crop; a pose with two or more joints that moved that far is mixed from two people.
+  Either way the crop is looked at again with those joints hidden (``identity.athlete_in``); if that does not give
+  back the athlete, the frame counts as a miss and the track stays where it was. Joints still astray are dropped.
 * **Re-locate**: after ``relocate_after`` consecutive misses the track is dropped and the whole frame is searched
   (``person_locator.locate``) for a person within reach of where the athlete was last seen (the reach grows with
   every frame), preferring the nearest; while nobody is found, the search is repeated every ``search_interval``
@@ -48,6 +50,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from gymnast_pose.identity import Box, athlete_in, hide_in_crop
 from gymnast_pose.inference import PosePredictor, Region, crop_regions, crop_to_image
 from gymnast_pose.person_locator import Candidate, LocatorSettings, candidates_from, locate, refine
 from gymnast_pose.read_ahead import read_ahead
@@ -62,7 +65,7 @@ from gymnast_pose.tracking import (
     upright_angle,
 )
 
-ESTIMATOR_VERSION = 6  # bump whenever the tracking logic changes results: it is part of the pose cache key
+ESTIMATOR_VERSION = 7  # bump whenever the tracking logic changes results: it is part of the pose cache key
 
 Cancel = threading.Event | Callable[[], bool] | None
 
@@ -205,8 +208,10 @@ class PoseEstimator:
         return str(getattr(self.predictor, "model_hash", ""))
 
     # ---- the network --------------------------------------------------------------------------------------------
-    def infer(self, jobs: Sequence[tuple[np.ndarray, Region]]) -> tuple[np.ndarray, np.ndarray]:
-        """[(image (H, W, 3) uint8 RGB, region), ...] -> keypoints (N, K, 2) in each image's pixels, scores (N, K)."""
+    def infer(self, jobs: Sequence[tuple[np.ndarray, Region]],
+              hidden: Sequence[list[Box]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """[(image (H, W, 3) uint8 RGB, region), ...] -> keypoints (N, K, 2) in each image's pixels, scores (N, K).
+        ``hidden``: per job, boxes (x0, y0, x1, y1) in image pixels to hide from the network (``hide_in_crop``)."""
         if not jobs:
             return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
         size = int(self.predictor.input_size)
@@ -215,6 +220,8 @@ class PoseEstimator:
         for i, (image, region) in enumerate(jobs):
             crop, mat = crop_regions(image, [region], size)
             crops[i], mats[i] = crop[0], mat[0]
+            if hidden is not None and hidden[i]:
+                crops[i] = hide_in_crop(crops[i], mats[i], hidden[i])
         xy, scores = self.predictor.predict_crops(crops)
         self.crops_run += len(jobs)
         return crop_to_image(np.asarray(xy, np.float64), mats).astype(np.float32), np.asarray(scores, np.float32)
@@ -240,24 +247,18 @@ class PoseEstimator:
         keypoints[keep, 2] = c.scores[keep]
         return FramePose(keypoints, c.region, found)
 
-    def _follow(self, c: Candidate, state: TrackState, settings: LocatorSettings, index: int) -> None:
-        """Move the track to candidate ``c`` (a confident pose with a box) found on frame ``index``."""
+    def _follow(self, c: Candidate, state: TrackState, settings: LocatorSettings, index: int,
+                astray: np.ndarray | None = None) -> None:
+        """Move the track to candidate ``c`` (a confident pose with a box) found on frame ``index``; ``astray``:
+        its joints dropped as lying on somebody else (``identity.athlete_in``)."""
         cfg = self.config
-        state.remember(c.xy, c.scores, cfg.joint_threshold, index)
+        state.remember(c.xy, c.scores, cfg.joint_threshold, index, astray)
         angle = upright_angle(c.xy, c.scores, c.region.angle, cfg.joint_threshold)
         target = region_around(c.box, cfg.crop_scale, settings.min_side, angle, settings.max_side)
         if state.active:
             state.update(target, c.box, cfg.centre_alpha, cfg.grow_alpha, cfg.shrink_alpha)
         else:
             state.start(target, c.box)
-
-    def _is_same_person(self, c: Candidate, state: TrackState, index: int) -> bool:
-        """Whether ``c`` can be the athlete on frame ``index``: a skeleton whose joints moved (median) farther than
-        the athlete can move (``TrackState.step``) since they were last seen has jumped to another person."""
-        cfg = self.config
-        speeds = state.speeds(c.xy, c.scores, cfg.joint_threshold, index)
-        common = np.isfinite(speeds)
-        return common.sum() < 4 or float(np.median(speeds[common])) <= state.step(cfg.max_jump, cfg.max_speed)
 
     def _search(self, image: np.ndarray, state: TrackState, index: int, force: bool = False) -> FramePose:
         """Whole-frame search (at most every ``search_interval`` frames unless ``force``) for a person within reach
@@ -316,9 +317,12 @@ class PoseEstimator:
         out = []
         for j, (frame, c) in enumerate(zip(batch, best)):
             if c.quality >= cfg.person_threshold and c.box is not None:
-                if self._is_same_person(c, state, frame.index):
-                    self._follow(c, state, settings, frame.index)
-                    out.append((frame.index, self._pose(c, True)))
+                athlete, astray = athlete_in(c, frame.image, state, frame.index,
+                                             state.step(cfg.max_jump, cfg.max_speed), self.infer,
+                                             cfg.joint_threshold, cfg.person_threshold)
+                if athlete is not None:
+                    self._follow(athlete, state, settings, frame.index, astray)
+                    out.append((frame.index, self._pose(athlete, True)))
                     continue
                 c = replace(c, scores=np.zeros_like(c.scores))  # somebody else: this frame has no athlete
             state.misses += 1

@@ -17,7 +17,7 @@ Everything here is plain numpy: no network, no video.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +26,8 @@ from gymnast_pose.skeleton import JOINT_INDEX, K
 
 _HIPS = (JOINT_INDEX["r_hip"], JOINT_INDEX["l_hip"])
 _DIAGONALS = ((JOINT_INDEX["l_shoulder"], JOINT_INDEX["r_hip"]), (JOINT_INDEX["r_shoulder"], JOINT_INDEX["l_hip"]))
+_SCALE_FRAMES = 15  # accepted poses over which the athlete's body scale is the median
+HOLD_ASTRAY_FRAMES = 4  # frames a joint dropped as astray is held to one frame's reach (TrackState.remember)
 _UPPER = (JOINT_INDEX["r_shoulder"], JOINT_INDEX["l_shoulder"], JOINT_INDEX["neck"], JOINT_INDEX["head_top"])
 
 
@@ -159,6 +161,8 @@ class TrackState:
     last_scale: float = 0.0
     last_index: int = -1
     fps: float = 30.0
+    scales: list[float] = field(default_factory=list)
+    astray_for: np.ndarray | None = None  # (K,) consecutive frames each joint has been dropped as astray
 
     def step(self, per_frame: float, per_second: float) -> float:
         """How far (frame pixels) the athlete can move in one frame: ``max(per_frame, per_second / fps)`` body
@@ -184,17 +188,32 @@ class TrackState:
         out[ok] = np.linalg.norm(xy[ok] - self.last_xy[ok], axis=1) / elapsed
         return out
 
-    def remember(self, xy: np.ndarray, scores: np.ndarray, min_score: float, index: int) -> None:
+    def remember(self, xy: np.ndarray, scores: np.ndarray, min_score: float, index: int,
+                 astray: np.ndarray | None = None) -> None:
         """Record the accepted pose of frame ``index``: keypoints (K, 2), scores (K,); joints below ``min_score``
-        keep their earlier place."""
+        keep their earlier place. ``astray`` (K,) bool: joints dropped as lying on somebody else; their place moves
+        with the median shift of the joints recorded now and counts as seen now, so that next frame they are held
+        to one frame's reach instead of two -- for at most ``HOLD_ASTRAY_FRAMES`` frames in a row, after which
+        their reach grows again with every frame (a limb the network keeps losing must be let back)."""
         if self.last_xy is None or self.seen_at is None:
             self.last_xy = np.full((len(xy), 2), np.nan, np.float32)
             self.seen_at = np.full(len(xy), -1, np.int64)
+        if self.astray_for is None:
+            self.astray_for = np.zeros(len(xy), np.int64)
         ok = np.isfinite(xy).all(axis=1) & (scores >= min_score)
+        if astray is not None:
+            carried = astray & ~ok & (self.seen_at >= 0) & (self.astray_for < HOLD_ASTRAY_FRAMES)
+            both = ok & (self.seen_at >= 0)
+            if carried.any() and both.any():
+                self.last_xy[carried] += np.median(xy[both] - self.last_xy[both], axis=0)
+                self.seen_at[carried] = index
+            self.astray_for[astray & ~ok] += 1
+        self.astray_for[ok] = 0
         self.last_xy[ok], self.seen_at[ok] = xy[ok], index
         scale = body_scale(np.where(ok[:, None], xy, np.nan))
-        if np.isfinite(scale):  # grows by at most a quarter per accepted frame: a stray joint cannot inflate it
-            self.last_scale = min(scale, 1.25 * self.last_scale) if self.last_scale > 0 else scale
+        if np.isfinite(scale):
+            self.scales = (self.scales + [scale])[-_SCALE_FRAMES:]
+            self.last_scale = float(np.median(self.scales))
         self.last_index = index
 
     def region(self) -> Region:
@@ -218,7 +237,8 @@ class TrackState:
 
     def copy(self) -> TrackState:
         return replace(self, last_xy=None if self.last_xy is None else self.last_xy.copy(),
-                       seen_at=None if self.seen_at is None else self.seen_at.copy())
+                       seen_at=None if self.seen_at is None else self.seen_at.copy(), scales=list(self.scales),
+                       astray_for=None if self.astray_for is None else self.astray_for.copy())
 
 
 def is_blank(image: np.ndarray, min_contrast: float = 16.0) -> bool:

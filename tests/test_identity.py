@@ -13,9 +13,11 @@ import numpy as np
 from test_estimator import FIGURE, CentredFigurePredictor
 
 from gymnast_pose.estimator import PoseEstimator
+from gymnast_pose.identity import hide_box, hide_in_crop
+from gymnast_pose.inference import Region, crop_regions
 from gymnast_pose.person_locator import LocatorSettings, locate
 from gymnast_pose.skeleton import K
-from gymnast_pose.tracking import TrackState, body_scale
+from gymnast_pose.tracking import HOLD_ASTRAY_FRAMES, PoseBox, TrackState, body_scale
 
 WIDTH, HEIGHT = 640, 240
 
@@ -29,14 +31,17 @@ def inside(region, cx: float, cy: float) -> bool:
     return abs(cx - region.cx) <= region.side / 2 and abs(cy - region.cy) <= region.side / 2
 
 
-def scripted(people):
-    """``infer`` stand-in: ``people(frame_index, region)`` -> (keypoints (K, 2), scores (K,)) seen in that crop."""
+def scripted(people, sees_hidden: bool = False):
+    """``infer`` stand-in: ``people(frame_index, region)`` -> (keypoints (K, 2), scores (K,)) seen in that crop;
+    with ``sees_hidden``, ``people(frame_index, region, boxes)`` also gets the boxes hidden from that crop."""
 
-    def infer(jobs):
+    def infer(jobs, hidden=None):
         xy = np.zeros((len(jobs), K, 2), np.float32)
         scores = np.zeros((len(jobs), K), np.float32)
         for i, (image, region) in enumerate(jobs):
-            xy[i], scores[i] = people(int(image[0, 0, 0]), region)
+            boxes = hidden[i] if hidden is not None else []
+            seen = people(int(image[0, 0, 0]), region, boxes) if sees_hidden else people(int(image[0, 0, 0]), region)
+            xy[i], scores[i] = seen
         return xy, scores
 
     return infer
@@ -124,3 +129,121 @@ def test_a_pose_that_jumps_to_a_passer_by_is_not_followed():
     others = [t for t in range(12) if t != 5]
     assert result.found[others].all()
     assert np.allclose(centres[others], [athlete_x(t) for t in others], atol=3)
+
+
+LEGS = np.arange(6)  # r_ankle ... l_ankle: the joints a passer-by under the athlete takes
+
+
+def walking_athlete_with_legs_astray(hiding_helps: bool):
+    """The athlete walks right at 2 px a frame; on frames 4-7 a passer-by stands in the crop 45 px to the right
+    (farther than the athlete can move in a frame) and the network puts the athlete's legs on her legs. Hidden,
+    she no longer draws them (``hiding_helps``) or still does."""
+
+    def athlete_x(t):
+        return 150.0 + 2 * t
+
+    looks = []
+
+    def people(t, region, boxes):
+        xy = figure_at(athlete_x(t), 120.0, 60)
+        if not inside(region, athlete_x(t), 120.0):
+            return xy, np.zeros(K, np.float32)
+        her = figure_at(athlete_x(t) + 45, 120.0, 60)
+        hidden = any(x0 <= her[0, 0] <= x1 and y0 <= her[0, 1] <= y1 for x0, y0, x1, y1 in boxes)
+        looks.append((t, bool(boxes)))
+        if 4 <= t <= 7 and not (hidden and hiding_helps):
+            xy[LEGS] = her[LEGS]
+        return xy, np.full(K, 0.8, np.float32)
+
+    return athlete_x, people, looks
+
+
+def test_legs_taken_by_a_passer_by_are_looked_at_again_with_her_hidden():
+    athlete_x, people, looks = walking_athlete_with_legs_astray(hiding_helps=True)
+    estimator = PoseEstimator(CentredFigurePredictor())
+    estimator.infer = scripted(people, sees_hidden=True)
+    result = estimator.track(frames(12))
+    assert result.found.all()
+    expected = np.array([figure_at(athlete_x(t), 120.0, 60) for t in range(12)])
+    assert np.allclose(result.keypoints[..., :2], expected, atol=3)  # legs on the athlete on every frame
+    assert sorted({t for t, hid in looks if hid}) == [4, 5, 6, 7]  # second looks only where she took them
+
+
+def test_legs_still_on_her_after_the_second_look_are_dropped_and_not_followed():
+    athlete_x, people, _ = walking_athlete_with_legs_astray(hiding_helps=False)
+    estimator = PoseEstimator(CentredFigurePredictor())
+    estimator.infer = scripted(people, sees_hidden=True)
+    result = estimator.track(frames(12))
+    assert result.found.all()
+    for t in range(4, 8):
+        assert np.isnan(result.keypoints[t, LEGS, :2]).all() and (result.keypoints[t, LEGS, 2] == 0).all()
+        assert abs(result.regions[t, 0] - athlete_x(t)) < 10  # the crop stays on him, not between the two
+    upper = np.arange(6, K)
+    assert np.allclose(result.keypoints[4:8, upper, 0], [figure_at(athlete_x(t), 120, 60)[upper, 0]
+                                                         for t in range(4, 8)], atol=3)
+
+
+def test_one_stray_joint_is_left_as_the_network_gave_it():
+    """A single joint far from its last place is common network noise on one person: no second look, no drop."""
+
+    def people(t, region, boxes):
+        xy = figure_at(150.0, 120.0, 60)
+        if t == 5:
+            xy[0] += (45.0, 0.0)
+        return xy, np.full(K, 0.8, np.float32) * (not boxes)
+
+    estimator = PoseEstimator(CentredFigurePredictor())
+    estimator.infer = scripted(people, sees_hidden=True)
+    result = estimator.track(frames(10))
+    assert result.found.all()
+    assert math.isclose(result.keypoints[5, 0, 0], figure_at(150.0, 120.0, 60)[0, 0] + 45, abs_tol=1)
+    assert result.keypoints[5, 0, 2] > 0.5
+
+
+def test_hide_box_surrounds_the_far_joints_and_never_covers_the_athlete():
+    xy = figure_at(100, 100, 60)
+    far = np.zeros(K, bool)
+    assert hide_box(xy, far, 10, None) is None
+    far[LEGS] = True
+    x0, y0, x1, y1 = hide_box(xy, far, 10, None)
+    assert math.isclose(x0, xy[LEGS, 0].min() - 10) and math.isclose(y1, xy[LEGS, 1].max() + 10)
+    on_him = box_at(100, 115)
+    assert hide_box(xy, far, 10, on_him) is None  # the legs' box holds where he was last seen
+    assert hide_box(xy, far, 10, box_at(100, 60)) is not None
+
+
+def box_at(cx: float, cy: float) -> PoseBox:
+    return PoseBox.from_xywh(cx - 5, cy - 5, 10, 10)
+
+
+def test_hide_in_crop_blurs_the_box_as_the_crop_sees_it_and_nothing_else():
+    frame = np.full((200, 200, 3), 60, np.uint8)
+    frame[(np.arange(200) // 8) % 2 == 0] = 250  # stripes 8 px wide: blurred, they turn grey
+    box = (120.0, 40.0, 160.0, 80.0)
+    for angle in (0.0, 180.0):
+        crop, mats = crop_regions(frame, [Region(100.0, 100.0, 200.0, angle)], 100)
+        out = hide_in_crop(crop[0], mats[0], [box])
+        centre = mats[0] @ (140.0, 60.0, 1.0)  # the box's middle, in crop pixels
+        cx, cy = np.rint(centre).astype(int)
+        assert out[cy - 3:cy + 4, cx].std() < 0.3 * crop[0][cy - 3:cy + 4, cx].std()
+        far = mats[0] @ (40.0, 160.0, 1.0)
+        fx, fy = np.rint(far).astype(int)
+        assert np.array_equal(out[fy - 5:fy + 5, fx - 5:fx + 5], crop[0][fy - 5:fy + 5, fx - 5:fx + 5])
+    assert np.array_equal(hide_in_crop(crop[0], mats[0], []), crop[0])
+
+
+def test_a_joint_dropped_as_astray_moves_with_the_body_for_a_few_frames_then_is_let_back():
+    state = TrackState(fps=30.0)
+    xy, scores = figure_at(100, 100, 60), np.full(K, 0.9, np.float32)
+    state.remember(xy, scores, 0.15, index=0)
+    astray = np.zeros(K, bool)
+    astray[0] = True
+    dropped = scores.copy()
+    dropped[0] = 0.0
+    for t in range(1, HOLD_ASTRAY_FRAMES + 3):
+        state.remember(xy + (2.0 * t, 0.0), dropped, 0.15, index=t, astray=astray)
+        held = t <= HOLD_ASTRAY_FRAMES
+        assert state.seen_at[0] == (t if held else HOLD_ASTRAY_FRAMES)
+        assert math.isclose(state.last_xy[0, 0], xy[0, 0] + 2.0 * min(t, HOLD_ASTRAY_FRAMES), abs_tol=1e-3)
+    state.remember(xy, scores, 0.15, index=20)  # seen again: held anew next time
+    assert state.seen_at[0] == 20 and state.astray_for[0] == 0
