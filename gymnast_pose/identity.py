@@ -10,8 +10,8 @@ were last seen (``TrackState.speeds``) and how far the athlete can move in a fra
 * **Joints on somebody else** (``far_joints``): the joints that moved farther than that, one by one. Two or more in
   a pose whose median is fine make a pose mixed from two people (hips and legs on the passer-by, head and arms on
   the athlete). One alone is left as it is: single stray joints are common on clips with one person (35 of 209
-  frames of the grass handstand), and dropping them made the smoothed track of a still handstand jitter twice as
-  much (0.025 against 0.012 torso lengths a frame).
+  frames of the grass handstand), and with them dropped too the grass handstand's smoothed jitter was 0.025 torso
+  lengths a frame against 0.012 (one run each).
 
 Either way (somebody else, or two or more joints astray) the crop is looked at again with the far joints hidden
 (``hide_box``: the box around them widened by half a body scale, filled by ``hide_in_crop`` with a blur of the crop

@@ -143,7 +143,8 @@ class TrackState:
     frame with a few missed joints does not collapse the crop. ``misses`` counts consecutive frames without a
     confident pose; ``active`` is False while there is no track (before the first detection, or after losing it).
     ``last_xy`` (K, 2) holds each joint where it was last accepted (NaN: never) and ``seen_at`` (K,) on which
-    frame (-1: never); ``last_scale`` is the athlete's ``body_scale`` and ``last_index`` the frame of the last
+    frame (-1: never); ``last_scale`` is the athlete's ``body_scale`` (the median over the last 15 accepted poses,
+    ``scales``, so one pose with a stray joint cannot inflate it) and ``last_index`` the frame of the last
     accepted pose; with ``fps``, the video's frame rate, they say how far the athlete can have moved since
     (``reach``, ``speeds``).
     """

@@ -247,3 +247,16 @@ def test_a_joint_dropped_as_astray_moves_with_the_body_for_a_few_frames_then_is_
         assert math.isclose(state.last_xy[0, 0], xy[0, 0] + 2.0 * min(t, HOLD_ASTRAY_FRAMES), abs_tol=1e-3)
     state.remember(xy, scores, 0.15, index=20)  # seen again: held anew next time
     assert state.seen_at[0] == 20 and state.astray_for[0] == 0
+
+
+def test_body_scale_is_a_median_over_recent_poses_so_one_odd_pose_cannot_inflate_the_reach():
+    state = TrackState(fps=30.0)
+    scores = np.full(K, 0.9, np.float32)
+    for t in range(10):
+        state.remember(figure_at(100, 100, 60), scores, 0.15, index=t)
+    usual = state.last_scale
+    state.remember(figure_at(100, 100, 240), scores, 0.15, index=10)  # one pose four times the size
+    assert math.isclose(state.last_scale, usual, rel_tol=1e-5)
+    for t in range(11, 30):  # the athlete really comes closer: the scale follows
+        state.remember(figure_at(100, 100, 120), scores, 0.15, index=t)
+    assert math.isclose(state.last_scale, 2 * usual, rel_tol=1e-3)
