@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-jump", type=float, default=None, help="EstimatorConfig.max_jump (default: the tracker's)")
     p.add_argument("--max-speed", type=float, default=None, help="EstimatorConfig.max_speed (default: the tracker's)")
     p.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
-                   help="other EstimatorConfig settings to try, e.g. crop_hold=0")
+                   help="other EstimatorConfig settings to try, e.g. crop_scale=2.0")
     p.add_argument("--out", type=Path, default=None, help="JSON file for the results")
     args = p.parse_args(argv)
     if not args.video.is_file():
