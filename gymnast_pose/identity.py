@@ -74,18 +74,17 @@ def hide_box(xy: np.ndarray, far: np.ndarray, margin: float, athlete: PoseBox | 
 def hide_in_crop(crop: np.ndarray, matrix: np.ndarray, boxes: list[Box]) -> np.ndarray:
     """A copy of ``crop`` (S, S, 3) uint8 in which each frame-pixel box (seen through ``matrix`` (2, 3), so turned
     with the crop) is filled with a strong blur of the crop (a box filter of a quarter of its side)."""
-    size = crop.shape[0]
     mask = np.zeros(crop.shape[:2], np.uint8)
     for x0, y0, x1, y1 in boxes:
         corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
         in_crop = corners @ matrix[:, :2].T + matrix[:, 2]
         cv2.fillConvexPoly(mask, np.rint(in_crop).astype(np.int32), 1)
-    if not mask.any():
+    hidden = mask.astype(bool)
+    if not hidden.any():
         return crop
-    kernel = max(3, size // 4)
-    blurred = cv2.blur(crop, (kernel, kernel), borderType=cv2.BORDER_REFLECT)
+    kernel = max(3, crop.shape[0] // 4)
     out = crop.copy()
-    out[mask.astype(bool)] = blurred[mask.astype(bool)]
+    out[hidden] = cv2.blur(crop, (kernel, kernel), borderType=cv2.BORDER_REFLECT)[hidden]
     return out
 
 

@@ -47,6 +47,13 @@ def scripted(people, sees_hidden: bool = False):
     return infer
 
 
+def track_scripted(people, count: int, sees_hidden: bool = False):
+    """Track ``count`` frames (``frames``) with the network replaced by ``scripted(people, sees_hidden)``."""
+    estimator = PoseEstimator(CentredFigurePredictor())
+    estimator.infer = scripted(people, sees_hidden)
+    return estimator.track(frames(count))
+
+
 def frames(count: int):
     """Frames with their index in the first pixel and noise elsewhere (so none is blank)."""
     rng = np.random.default_rng(0)
@@ -121,9 +128,7 @@ def test_a_pose_that_jumps_to_a_passer_by_is_not_followed():
             return figure_at(athlete_x(t), 120.0, 60), np.full(K, 0.8, np.float32)
         return figure_at(region.cx, region.cy, 60), np.zeros(K, np.float32)
 
-    estimator = PoseEstimator(CentredFigurePredictor())
-    estimator.infer = scripted(people)
-    result = estimator.track(frames(12))
+    result = track_scripted(people, 12)
     centres = np.array([np.nanmedian(x) if np.isfinite(x).any() else np.nan for x in result.keypoints[..., 0]])
     assert not result.found[5] and np.isnan(result.keypoints[5, :, :2]).all()  # nobody rather than her
     others = [t for t in range(12) if t != 5]
@@ -160,9 +165,7 @@ def walking_athlete_with_legs_astray(hiding_helps: bool):
 
 def test_legs_taken_by_a_passer_by_are_looked_at_again_with_her_hidden():
     athlete_x, people, looks = walking_athlete_with_legs_astray(hiding_helps=True)
-    estimator = PoseEstimator(CentredFigurePredictor())
-    estimator.infer = scripted(people, sees_hidden=True)
-    result = estimator.track(frames(12))
+    result = track_scripted(people, 12, sees_hidden=True)
     assert result.found.all()
     expected = np.array([figure_at(athlete_x(t), 120.0, 60) for t in range(12)])
     assert np.allclose(result.keypoints[..., :2], expected, atol=3)  # legs on the athlete on every frame
@@ -171,9 +174,7 @@ def test_legs_taken_by_a_passer_by_are_looked_at_again_with_her_hidden():
 
 def test_legs_still_on_her_after_the_second_look_are_dropped_and_not_followed():
     athlete_x, people, _ = walking_athlete_with_legs_astray(hiding_helps=False)
-    estimator = PoseEstimator(CentredFigurePredictor())
-    estimator.infer = scripted(people, sees_hidden=True)
-    result = estimator.track(frames(12))
+    result = track_scripted(people, 12, sees_hidden=True)
     assert result.found.all()
     for t in range(4, 8):
         assert np.isnan(result.keypoints[t, LEGS, :2]).all() and (result.keypoints[t, LEGS, 2] == 0).all()
@@ -192,9 +193,7 @@ def test_one_stray_joint_is_left_as_the_network_gave_it():
             xy[0] += (45.0, 0.0)
         return xy, np.full(K, 0.8, np.float32) * (not boxes)
 
-    estimator = PoseEstimator(CentredFigurePredictor())
-    estimator.infer = scripted(people, sees_hidden=True)
-    result = estimator.track(frames(10))
+    result = track_scripted(people, 10, sees_hidden=True)
     assert result.found.all()
     assert math.isclose(result.keypoints[5, 0, 0], figure_at(150.0, 120.0, 60)[0, 0] + 45, abs_tol=1)
     assert result.keypoints[5, 0, 2] > 0.5
