@@ -50,7 +50,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from gymnast_pose.identity import Box, athlete_in, hide_in_crop
+from gymnast_pose.identity import Box, athlete_in, hide_in_crop, is_background
 from gymnast_pose.inference import PosePredictor, Region, crop_regions, crop_to_image
 from gymnast_pose.person_locator import Candidate, LocatorSettings, candidates_from, locate, refine
 from gymnast_pose.read_ahead import read_ahead
@@ -65,7 +65,7 @@ from gymnast_pose.tracking import (
     upright_angle,
 )
 
-ESTIMATOR_VERSION = 7  # bump whenever the tracking logic changes results: it is part of the pose cache key
+ESTIMATOR_VERSION = 8  # bump whenever the tracking logic changes results: it is part of the pose cache key
 
 Cancel = threading.Event | Callable[[], bool] | None
 
@@ -271,7 +271,7 @@ class PoseEstimator:
         settings = self._settings(image)
         reach = state.reach(index, self.config.max_jump, self.config.max_speed)
         found, _ = locate(self.infer, image, settings, prior=state.last_box, reach=reach)
-        if found is None:
+        if found is None or is_background(found, state, self.config.joint_threshold, any_size=True):
             return self._pose(None, False)
         self._follow(found, state, settings, index)
         return self._pose(found, True)

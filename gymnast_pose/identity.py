@@ -19,7 +19,16 @@ itself, which looks like the out-of-focus background the network was trained wit
 is the athlete (at least four joints comparable with where he was) with fewer joints astray. Joints still astray
 are dropped (score 0) and the pose's box is taken without them, so the crop does not follow them; their remembered
 place moves along with the rest of the body for a few frames (``TrackState.remember``), so they are not let back
-onto the other person a frame later. On the platform clip this kept the athlete through the passer-by in 8 of 9
+onto the other person a frame later.
+
+* **Nobody there** (``is_background``): when the athlete leaves the picture, the network still finds its best guess
+  in the empty crop, a pose spread over the background. Such a pose is much bigger than the athlete and much less
+  sure: its body scale is more than ``GROWTH_LIMIT`` x the athlete's (``TrackState.last_scale``) while its mean
+  score is below ``QUALITY_DROP`` x the athlete's usual one (``TrackState.usual_quality``). On the outdoor run
+  (the runner leaves at about frame 31) the frames after are 1.7-2.1x the size at 0.41-0.63x the score; on the
+  other 11 clips, with one person or two, no accepted pose is both (the nearest: 1.69x at 0.76x, 1.44x at 0.60x).
+
+On the platform clip this kept the athlete through the passer-by in 8 of 9
 perturbed runs, against 3 of 9 with the same-person check alone (``benchmarks/platform_identity.py``).
 
 Conventions: keypoints ``xy`` (K, 2) in frame pixels (NaN = missing), ``speeds`` (K,) frame pixels per frame (NaN =
@@ -37,7 +46,11 @@ import numpy as np
 
 from gymnast_pose.inference import Region
 from gymnast_pose.person_locator import Candidate, candidates_from
-from gymnast_pose.tracking import PoseBox, TrackState, pose_box
+from gymnast_pose.tracking import PoseBox, TrackState, body_scale, pose_box
+
+GROWTH_LIMIT = 1.6  # a pose this many times the athlete's body scale...
+QUALITY_DROP = 0.7  # ...with a mean score below this fraction of the athlete's usual one is the empty background
+_MIN_HISTORY = 5  # accepted poses needed before the athlete's usual size and score are trusted
 
 Box = tuple[float, float, float, float]
 HidingInfer = Callable[[Sequence[tuple[np.ndarray, Region]], Sequence[list[Box]]], tuple[np.ndarray, np.ndarray]]
@@ -88,9 +101,25 @@ def hide_in_crop(crop: np.ndarray, matrix: np.ndarray, boxes: list[Box]) -> np.n
     return out
 
 
+def is_background(c: Candidate, state: TrackState, joint_threshold: float, any_size: bool = False) -> bool:
+    """Whether ``c`` is the network's guess on an empty background rather than the athlete (see the module
+    docstring): far bigger and far less sure than the athlete's last accepted poses; with ``any_size``, far less
+    sure alone (for a whole-frame search after the track was lost: whoever restarts it must be as clear as the
+    athlete was). False until the track has ``_MIN_HISTORY`` of them."""
+    if len(state.qualities) < _MIN_HISTORY or state.last_scale <= 0:
+        return False
+    if any_size:
+        return c.quality < QUALITY_DROP * state.usual_quality
+    confident = np.isfinite(c.xy).all(axis=1) & (c.scores >= joint_threshold)
+    scale = body_scale(np.where(confident[:, None], c.xy, np.nan))
+    return bool(np.isfinite(scale) and scale > GROWTH_LIMIT * state.last_scale
+                and c.quality < QUALITY_DROP * state.usual_quality)
+
+
 def athlete_in(c: Candidate, image: np.ndarray, state: TrackState, index: int, step: float, infer: HidingInfer,
                joint_threshold: float, person_threshold: float) -> tuple[Candidate | None, np.ndarray]:
-    """The athlete's pose in ``c``'s crop of ``image`` (frame ``index``) or None (nobody there is the athlete), and
+    """The athlete's pose in ``c``'s crop of ``image`` (frame ``index``) or None (nobody there is the athlete, or
+    nobody at all: ``is_background``), and
     the joints dropped as astray ((K,) bool; for ``TrackState.remember``).
 
     ``c`` itself when it is the athlete with at most one joint astray; otherwise the second look described in the
@@ -100,6 +129,8 @@ def athlete_in(c: Candidate, image: np.ndarray, state: TrackState, index: int, s
         speeds = state.speeds(pose.xy, pose.scores, joint_threshold, index)
         return is_same_person(speeds, step, unknown=unknown), far_joints(speeds, step)
 
+    if is_background(c, state, joint_threshold):
+        return None, np.zeros(len(c.xy), bool)
     same, far = judge(c)
     if same and far.sum() < 2:
         return c, np.zeros_like(far)
@@ -111,7 +142,7 @@ def athlete_in(c: Candidate, image: np.ndarray, state: TrackState, index: int, s
             same_again, far_again = judge(again, unknown=False)  # a second look must show it is the athlete
             if same_again and far_again.sum() < far.sum():
                 c, same, far = again, True, far_again
-    if not same:
+    if not same or is_background(c, state, joint_threshold):
         return None, far
     if far.any():
         scores = np.where(far, 0.0, c.scores).astype(np.float32)

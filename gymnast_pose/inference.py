@@ -53,6 +53,32 @@ def frozen_for_cpu(network: torch.nn.Module, input_size: int, dtype: torch.dtype
         return network
 
 
+class FloatOutput(torch.nn.Module):
+    """A network's output convolution run in float32 on half-precision (bfloat16 / float16) features.
+
+    The rest of the network stays in half precision; only the last 1x1 convolution, a few million multiply-adds
+    per crop, sums its inputs in float32. bfloat16 keeps 8 bits of mantissa, so a logit near 10 is rounded to steps
+    of 0.06; the sub-pixel refinement reads such differences between neighbouring cells, and the rounding showed as
+    jitter: on the wall handstand's still second, smoothed, 2.04 % of the torso with bfloat16 logits against
+    1.79 % with float32 ones (``benchmarks/real_clips.py``)."""
+
+    def __init__(self, conv: torch.nn.Module):
+        super().__init__()
+        self.conv = conv.float()
+
+    def forward(self, x):
+        return self.conv(x.float())
+
+
+def with_float_output(network: torch.nn.Module) -> torch.nn.Module:
+    """``network`` (a fused ``PoseNet`` already cast to half precision) with its output convolutions in float32
+    (``FloatOutput``): the head's last layer and, when there is one, the refinement's."""
+    network.head[-1] = FloatOutput(network.head[-1])
+    if getattr(network, "refine", None) is not None:
+        network.refine.out = FloatOutput(network.refine.out)
+    return network
+
+
 def select_device(preference: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU; anything else is passed to torch.device."""
     if preference != "auto":
@@ -187,6 +213,8 @@ class PosePredictor:
             network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
             network = network.to(self.device).to(memory_format=torch.channels_last)
             self.network = network.to(self.dtype)
+            if self.dtype != torch.float32:
+                self.network = with_float_output(self.network)
             if self.device.type == "cpu" and frozen:
                 self.network = frozen_for_cpu(self.network, self.input_size, self.dtype)
         if self.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:

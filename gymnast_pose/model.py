@@ -3,7 +3,12 @@
 ``PoseNet`` is a small fully-convolutional encoder-decoder: an encoder down to stride 32 for context, built of
 either inverted-residual (MobileNetV2-style, ``block="inverted_residual"``) or ResNet basic blocks
 (``block="basic"``: full 3x3 convolutions, fewer multiply-adds at high resolution and faster on a CPU per
-parameter), a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps.
+parameter), a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps. An optional
+*refinement* stage (``refine_channels`` > 0) looks at all the head's class probabilities together, with the decoder
+features, at stride 8 through dilated convolutions whose reach covers the whole map, and adds a correction to the
+logits: each pixel is still classified on its own by the head, the refinement lets a joint's map depend on where
+the other joints are (a wrist far from every elbow candidate can be pushed down). Its last convolution starts at
+zero, so a network extended from trained weights starts out computing exactly what it computed before.
 Input: RGB float (B, 3, S, S) normalised by ``normalize_images``; output: (B, C, S/4, S/4) where C = K + 1 logits
 for the pixel-classification codec or K heatmaps for the regression baseline.
 
@@ -46,10 +51,13 @@ class PoseNetConfig:
     expansion: int = 4
     decoder_channels: int = 96
     block: str = "inverted_residual"  # or "basic": two full 3x3 convolutions (ResNet basic block)
+    refine_channels: int = 0  # 0: no refinement stage
+    refine_dilations: tuple[int, ...] = (1, 2, 4, 8)  # one residual 3x3 block per entry, at stride 8
 
     def __post_init__(self):
         self.stage_channels = tuple(self.stage_channels)
         self.stage_blocks = tuple(self.stage_blocks)
+        self.refine_dilations = tuple(self.refine_dilations)
 
 
 def _conv_bn_act(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, act: bool = True):
@@ -90,6 +98,40 @@ class BasicBlock(nn.Module):
         return self.act(self.block(x) + self.shortcut(x))
 
 
+class DilatedBlock(nn.Module):
+    """Residual 3x3 convolution with dilation ``dilation`` (same size in and out), then ReLU."""
+
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, dilation, dilation, bias=False),
+                                  nn.BatchNorm2d(channels))
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(x + self.conv(x))
+
+
+class Refinement(nn.Module):
+    """(decoder features (B, D, H, W), logits (B, C, H, W)) at stride 4 -> logit correction (B, C, H, W).
+
+    Works at stride 8 (H and W even): softmax probabilities and features pooled by 2, a 1x1 mix, the dilated blocks,
+    a zero-initialised 1x1 to C channels, upsampled bilinearly back to stride 4."""
+
+    def __init__(self, features: int, classes: int, channels: int, dilations: tuple[int, ...]):
+        super().__init__()
+        self.mix = _conv_bn_act(features + classes, channels, 1)
+        self.blocks = nn.Sequential(*[DilatedBlock(channels, d) for d in dilations])
+        self.out = nn.Conv2d(channels, classes, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, features, logits):
+        probs = torch.softmax(logits.float(), dim=1).to(features.dtype)
+        z = nn.functional.avg_pool2d(torch.cat([features, probs], dim=1), 2)
+        delta = self.out(self.blocks(self.mix(z)))
+        return nn.functional.interpolate(delta, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
 BLOCKS = {"inverted_residual": InvertedResidual, "basic": BasicBlock}
 
 
@@ -115,6 +157,8 @@ class PoseNet(nn.Module):
         self.laterals = nn.ModuleList([_conv_bn_act(ch, d, 1) for ch in c.stage_channels])
         self.smooth = nn.ModuleList([_conv_bn_act(d, d, 3, groups=d) for _ in c.stage_channels[:-1]])
         self.head = nn.Sequential(_conv_bn_act(d, d, 3), nn.Conv2d(d, c.out_channels, 1))
+        self.refine = (Refinement(d, c.out_channels, c.refine_channels, c.refine_dilations)
+                       if c.refine_channels else None)
 
     def forward(self, x):
         feats = []
@@ -126,7 +170,10 @@ class PoseNet(nn.Module):
         for i in range(len(feats) - 2, -1, -1):
             y = nn.functional.interpolate(y, size=feats[i].shape[-2:], mode="nearest")
             y = self.smooth[i](y + self.laterals[i](feats[i]))
-        return self.head(y)
+        logits = self.head(y)
+        if self.refine is not None:
+            logits = logits + self.refine(y, logits)
+        return logits
 
 
 def normalize_images(images: torch.Tensor) -> torch.Tensor:
@@ -150,7 +197,7 @@ def fuse_batchnorm(module: nn.Module) -> nn.Module:
                 and isinstance(child[1], nn.BatchNorm2d):
             conv, bn = child[0], child[1]
             fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                              groups=conv.groups, bias=True).to(conv.weight.device)
+                              conv.dilation, conv.groups, bias=True).to(conv.weight.device)
             factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
             with torch.no_grad():
                 fused.weight.copy_(conv.weight * factor.view(-1, 1, 1, 1))

@@ -164,6 +164,12 @@ class TrackState:
     fps: float = 30.0
     scales: list[float] = field(default_factory=list)
     astray_for: np.ndarray | None = None  # (K,) consecutive frames each joint has been dropped as astray
+    qualities: list[float] = field(default_factory=list)  # mean joint scores of the last accepted poses
+
+    @property
+    def usual_quality(self) -> float:
+        """The athlete's usual mean joint score: the median over the last 15 accepted poses (0 before the first)."""
+        return float(np.median(self.qualities)) if self.qualities else 0.0
 
     def step(self, per_frame: float, per_second: float) -> float:
         """How far (frame pixels) the athlete can move in one frame: ``max(per_frame, per_second / fps)`` body
@@ -215,6 +221,7 @@ class TrackState:
         if np.isfinite(scale):
             self.scales = (self.scales + [scale])[-_SCALE_FRAMES:]
             self.last_scale = float(np.median(self.scales))
+        self.qualities = (self.qualities + [float(np.mean(scores))])[-_SCALE_FRAMES:]
         self.last_index = index
 
     def region(self) -> Region:
@@ -239,6 +246,7 @@ class TrackState:
     def copy(self) -> TrackState:
         return replace(self, last_xy=None if self.last_xy is None else self.last_xy.copy(),
                        seen_at=None if self.seen_at is None else self.seen_at.copy(), scales=list(self.scales),
+                       qualities=list(self.qualities),
                        astray_for=None if self.astray_for is None else self.astray_for.copy())
 
 

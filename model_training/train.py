@@ -8,9 +8,13 @@ Example (the bundled model's recipe is in resources/MODEL_CARD.md):
 Every epoch it logs loss and validation PCK (on crops named by ``--val-range``, held out from training), and writes
 ``last.pt`` and ``best.pt`` (self-describing checkpoints, see gymnast_pose.model) plus ``resume.pt`` (optimiser and
 schedule state) to ``--out``. ``--resume runs/cls/resume.pt`` continues a run; ``--init`` starts from another
-checkpoint's weights with a fresh schedule. ``--precision auto`` (the default) trains with bfloat16 autocast on CUDA
-and on CPUs whose oneDNN supports bfloat16 (AVX512-BF16 / AMX: 2.3x the fp32 speed at 192 px on the development
-machine), float32 elsewhere; ``--precision fp32`` forces float32.
+checkpoint's weights with a fresh schedule (layers the new network has and the old one lacks, such as a refinement
+stage, keep their initial values); ``--freeze backbone`` trains only the refinement stage (``--model
+'{"refine_channels": 64}'``), with the rest of the network and its batch-norm statistics fixed.
+
+``--precision auto`` (the default) trains with bfloat16 autocast on CUDA and on CPUs whose oneDNN supports bfloat16
+(AVX512-BF16 / AMX: 2.3x the fp32 speed at 192 px on the development machine), float32 elsewhere; ``--precision
+fp32`` forces float32.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class TrainConfig:
     precision: str = "auto"  # auto | bf16 | fp32 (autocast dtype for the network's forward pass)
     resume: str = ""
     init: str = ""
+    freeze: str = ""  # "" (train everything) or "backbone" (train only the refinement stage)
     arch: str = "basic"  # a key of ARCHITECTURES
     model: dict = field(default_factory=dict)
     augment: dict = field(default_factory=dict)
@@ -142,7 +147,6 @@ def validate(network, codec, store_t, idx, cfg, device, bf16: bool = False) -> d
     pred, gt, lab = np.concatenate(preds), np.concatenate(gts), np.concatenate(labs)
     h2, n2 = pck(pred, gt, lab, 0.2)
     h1, n1 = pck(pred, gt, lab, 0.1)
-    network.train()
     return {"val_pck@0.2": float(h2.sum() / max(n2.sum(), 1)), "val_pck@0.1": float(h1.sum() / max(n1.sum(), 1))}
 
 
@@ -161,6 +165,36 @@ class TrainingClock:
         self.seconds += min(now - self._last, self.max_gap_s)
         self._last = now
         return self.seconds
+
+
+def frozen_modules(network: PoseNet, freeze: str) -> list[torch.nn.Module]:
+    """The top-level modules ``--freeze`` fixes (their parameters get requires_grad False)."""
+    if not freeze:
+        return []
+    if freeze != "backbone":
+        raise SystemExit(f"unknown --freeze {freeze!r}; known: backbone")
+    if network.refine is None:
+        raise SystemExit("--freeze backbone needs a refinement stage to train: --model '{\"refine_channels\": 64}'")
+    frozen = [m for name, m in network.named_children() if name != "refine"]
+    for module in frozen:
+        module.requires_grad_(False)
+    return frozen
+
+
+def set_training_mode(network: PoseNet, frozen: list[torch.nn.Module]) -> None:
+    """Training mode for what is trained, eval mode (fixed batch-norm statistics) for the frozen modules."""
+    network.train()
+    for module in frozen:
+        module.eval()
+
+
+def init_from(network: PoseNet, path: str) -> None:
+    """Copy a checkpoint's weights into ``network``; only layers it lacks and ``network`` adds (the refinement
+    stage) may stay as initialised."""
+    missing, unexpected = network.load_state_dict(load_checkpoint(path).network.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("refine.") for key in missing):
+        raise SystemExit(f"--init {path} does not fit this network: missing {missing[:5]}, unexpected "
+                         f"{unexpected[:5]}")
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -192,9 +226,11 @@ def train(cfg: TrainConfig, command: str = ""):
     model_cfg = PoseNetConfig(**{**ARCHITECTURES[cfg.arch], **cfg.model, "out_channels": codec.out_channels})
     network = PoseNet(model_cfg).to(device).to(memory_format=torch.channels_last)
     if cfg.init:
-        network.load_state_dict(load_checkpoint(cfg.init).network.state_dict())
+        init_from(network, cfg.init)
+    frozen = frozen_modules(network, cfg.freeze)
     aug_cfg = AugmentConfig(**cfg.augment)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trained = [p for p in network.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = len(train_idx) // cfg.batch_size
     total_steps, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     start_epoch, history, best, clock_start = 0, [], -1.0, 0.0
@@ -210,7 +246,7 @@ def train(cfg: TrainConfig, command: str = ""):
                "train_images": len(train_idx), "val_images": len(val_idx)}
     clock = TrainingClock(clock_start)
     warmup_s = 30.0
-    network.train()
+    set_training_mode(network, frozen)
     epochs = 10**6 if cfg.schedule_min or cfg.probe_s else cfg.epochs
     done = False
     for epoch in range(start_epoch, epochs):
@@ -242,7 +278,7 @@ def train(cfg: TrainConfig, command: str = ""):
             loss = loss_fn(output, target) if cfg.formulation == "pixel_class" else loss_fn(output, target, vis)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(trained, 5.0)
             optimizer.step()
             losses.append(loss.detach())
         if not losses:
@@ -251,6 +287,7 @@ def train(cfg: TrainConfig, command: str = ""):
                    "seconds": round(time.time() - t0, 1), "lr": optimizer.param_groups[0]["lr"],
                    "images_per_s": round(len(losses) * cfg.batch_size / (time.time() - t0), 1)}
         metrics.update(validate(network, codec, store_t, val_idx, cfg, device, bf16))
+        set_training_mode(network, frozen)
         elapsed_s = clock.tick()  # one reading for the log and the resume state, validation included
         metrics["elapsed_min"] = round(elapsed_s / 60, 2)
         history.append(metrics)

@@ -259,3 +259,37 @@ def test_body_scale_is_a_median_over_recent_poses_so_one_odd_pose_cannot_inflate
     for t in range(11, 30):  # the athlete really comes closer: the scale follows
         state.remember(figure_at(100, 100, 120), scores, 0.15, index=t)
     assert math.isclose(state.last_scale, 2 * usual, rel_tol=1e-3)
+
+
+def test_when_the_athlete_leaves_a_bigger_vaguer_pose_on_the_background_is_not_reported():
+    """The athlete stands still for 10 frames (score 0.8), then walks out of the picture; from then on every crop
+    shows the network's guess on the empty background: a pose 2.2x as big, scored 0.35 (above the person threshold
+    of 0.2, below 0.7 x the athlete's 0.8)."""
+
+    def people(t, region):
+        if t < 10 and inside(region, 300.0, 120.0):
+            return figure_at(300.0, 120.0, 60), np.full(K, 0.8, np.float32)
+        return figure_at(region.cx, region.cy, 132), np.full(K, 0.35, np.float32)
+
+    result = track_scripted(people, 20)
+    assert result.found[:10].all() and not result.found[10:].any()
+    assert np.isnan(result.keypoints[10:, :, :2]).all()
+
+
+def test_is_background_needs_both_a_much_bigger_and_a_much_vaguer_pose():
+    from gymnast_pose.identity import GROWTH_LIMIT, QUALITY_DROP, is_background
+    from gymnast_pose.person_locator import Candidate
+
+    state = TrackState()
+    region = Region(300, 120, 200)
+
+    def pose(height, score):
+        return Candidate(figure_at(300, 120, height), np.full(K, score, np.float32), region, None)
+
+    assert not is_background(pose(150, 0.3), state, 0.15)  # no history yet: nothing to compare with
+    for t in range(5):
+        state.remember(figure_at(300, 120, 60), np.full(K, 0.8, np.float32), 0.15, t)
+    big, vague = 60 * GROWTH_LIMIT * 1.1, 0.8 * QUALITY_DROP * 0.9
+    assert is_background(pose(big, vague), state, 0.15)
+    assert not is_background(pose(big, 0.8), state, 0.15)  # a sure pose that size: somebody real, judged elsewhere
+    assert not is_background(pose(60, vague), state, 0.15)  # the athlete's size, less sure: a hard frame

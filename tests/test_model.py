@@ -101,3 +101,25 @@ def test_normalize_images_gives_the_same_values_for_both_memory_orders():
     assert from_nhwc.shape == (2, 3, 8, 8)
     torch.testing.assert_close(from_nhwc, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(from_nchw, expected, atol=1e-5, rtol=0)
+
+
+def test_refinement_stage_starts_as_the_network_it_extends_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    plain = tiny_network(block="basic").eval()
+    refined = PoseNet(PoseNetConfig(block="basic", refine_channels=8, refine_dilations=(1, 2),
+                                    **{k: v for k, v in plain.config.__dict__.items()
+                                       if k not in ("block", "refine_channels", "refine_dilations")})).eval()
+    missing, unexpected = refined.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(key.startswith("refine.") for key in missing) and not unexpected
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(refined(x), plain(x))  # the correction's last layer starts at zero
+        torch.nn.init.normal_(refined.refine.out.weight, std=0.5)
+        changed = refined(x)
+    assert changed.shape == (2, K + 1, 16, 16) and not torch.allclose(changed, plain(x))
+    save_checkpoint(tmp_path / "r.pt", refined, PixelClassCodec(64, 4))
+    loaded = load_checkpoint(tmp_path / "r.pt")
+    assert loaded.network.config.refine_dilations == (1, 2)
+    with torch.no_grad():
+        assert torch.allclose(loaded.network(x), changed, atol=1e-5)
+        assert torch.allclose(fuse_batchnorm(copy.deepcopy(loaded.network))(x), changed, atol=1e-4)

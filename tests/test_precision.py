@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +55,23 @@ def test_the_frozen_cpu_network_gives_the_eager_networks_outputs(tmp_path):
                                rtol=0, atol=1e-5)
     np.testing.assert_allclose(frozen.probability_maps(crops[:1]).numpy(), eager.probability_maps(crops[:1]).numpy(),
                                rtol=0, atol=1e-5)
+
+
+def test_half_precision_networks_compute_their_logits_in_float32():
+    torch.manual_seed(0)
+    from gymnast_pose.inference import FloatOutput, with_float_output
+    from gymnast_pose.model import PoseNet, PoseNetConfig, fuse_batchnorm
+    from tests.model_fixtures import TINY_CONFIG
+
+    net = fuse_batchnorm(PoseNet(PoseNetConfig(block="basic", refine_channels=8, **TINY_CONFIG)).eval())
+    torch.nn.init.normal_(net.refine.out.weight, std=0.3)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        exact = net(x)
+        half = with_float_output(copy.deepcopy(net).to(torch.bfloat16))
+        out = half(x.to(torch.bfloat16))
+        plain = copy.deepcopy(net).to(torch.bfloat16)(x.to(torch.bfloat16))
+    assert isinstance(half.head[-1], FloatOutput) and isinstance(half.refine.out, FloatOutput)
+    assert out.dtype == torch.float32 and plain.dtype == torch.bfloat16
+    # the float32 output layer removes the rounding of the logits themselves: closer to the float32 network
+    assert (out - exact).abs().mean() < (plain.float() - exact).abs().mean()

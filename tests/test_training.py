@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from gymnast_pose.codec import PixelClassCodec
@@ -119,3 +120,21 @@ def test_resume_stores_the_schedule_clock(tmp_path):
     cfg.resume = str(tmp_path / "run" / "resume.pt")
     cfg.schedule_min = 0.5 * state["elapsed_s"] / 60  # a schedule the stored clock has already passed
     assert list(train(cfg, "test")) == []  # so the resumed run has nothing left to train
+
+
+def test_refinement_trains_alone_on_top_of_a_frozen_network(tmp_path):
+    make_store(tmp_path)
+    base = dict(store=str(tmp_path / "store.npz"), input_size=64, epochs=1, batch_size=4, val_range="11-12",
+                device="cpu", precision="fp32")
+    list(train(TrainConfig(out=str(tmp_path / "plain"), model=dict(TINY_CONFIG), **base), "test"))
+    before = load_checkpoint(tmp_path / "plain" / "last.pt").network.state_dict()
+    cfg = TrainConfig(out=str(tmp_path / "refined"), init=str(tmp_path / "plain" / "last.pt"), freeze="backbone",
+                      model={**TINY_CONFIG, "refine_channels": 8, "refine_dilations": [1, 2]}, **base)
+    list(train(cfg, "test"))
+    after = load_checkpoint(tmp_path / "refined" / "last.pt").network.state_dict()
+    for key, value in before.items():  # weights and batch-norm statistics of the frozen part are untouched
+        assert torch.equal(after[key], value), key
+    assert after["refine.out.weight"].abs().sum() > 0  # the zero-initialised correction has learned something
+    cfg.freeze, cfg.out = "head", str(tmp_path / "other")
+    with pytest.raises(SystemExit, match="unknown --freeze"):
+        list(train(cfg, "test"))
