@@ -9,10 +9,10 @@ import torch
 import gymnast_pose.inference as inference
 from gymnast_pose.codec import PixelClassCodec
 from gymnast_pose.inference import PosePredictor, uses_int8
-from gymnast_pose.model import ModelFileError, normalize_images, save_checkpoint
-from gymnast_pose.quantized import CALIBRATION_KEY, calibrate, int8_supported, last_convolution, quantized_network
+from gymnast_pose.model import ModelFileError, PoseNet, PoseNetConfig, normalize_images, save_checkpoint
+from gymnast_pose.quantized import CALIBRATION_KEY, calibrate, int8_supported, output_convolutions, quantized_network
 from model_training.calibrate_int8 import batches_of, store_calibration
-from tests.model_fixtures import stick_figure, tiny_network
+from tests.model_fixtures import TINY_CONFIG, stick_figure, tiny_network
 
 needs_int8 = pytest.mark.skipif(not int8_supported(), reason="no x86 int8 kernels on this machine")
 SIZE = 64
@@ -55,10 +55,16 @@ def test_calibration_is_stored_and_rebuilds_a_close_int8_network(tmp_path):
 @needs_int8
 def test_output_layer_stays_float():
     network = tiny_network(block="basic").eval()
-    assert last_convolution(network) == "head.1"
+    assert output_convolutions(network) == ["head.1"]
     calibration = calibrate(network, [normalize_images(torch.from_numpy(figure_crops(4)))], SIZE)
     quantized = quantized_network(network, calibration)
     assert isinstance(quantized.get_submodule("head.1"), torch.nn.Conv2d)  # not a quantized conv
+    refined = PoseNet(PoseNetConfig(block="basic", refine_channels=8, **TINY_CONFIG)).eval()
+    assert output_convolutions(refined) == ["head.1", "refine.out"]
+    calibration = calibrate(refined, [normalize_images(torch.from_numpy(figure_crops(4)))], SIZE)
+    quantized = quantized_network(refined, calibration)
+    for name in ("head.1", "refine.out"):
+        assert isinstance(quantized.get_submodule(name), torch.nn.Conv2d)
 
 
 @needs_int8
