@@ -143,8 +143,10 @@ def athlete_in(c: Candidate, image: np.ndarray, state: TrackState, index: int, s
         if again.quality >= person_threshold and again.box is not None:
             same_again, far_again = judge(again, unknown=False)  # a second look must show it is the athlete
             if same_again and far_again.sum() < far.sum():
+                if is_background(again, state, joint_threshold):  # c itself was judged at the top
+                    return None, far_again
                 c, same, far = again, True, far_again
-    if not same or is_background(c, state, joint_threshold):
+    if not same:
         return None, far
     if far.any():
         scores = np.where(far, 0.0, c.scores).astype(np.float32)
