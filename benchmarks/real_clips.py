@@ -97,10 +97,10 @@ def mediapipe_agreement(path: Path, smooth) -> dict:
 
 
 def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Path | None,
-                 precision: str = "auto") -> tuple[dict, object]:
+                 precision: str = "auto", input_size: int | None = None) -> tuple[dict, object]:
     path = root / rel
     t0 = time.perf_counter()
-    options = AnalysisOptions(model_path=model, smooth=False, precision=precision)
+    options = AnalysisOptions(model_path=model, smooth=False, precision=precision, input_size=input_size)
     raw = analyze_video(path, options=options)  # gaps filled, not smoothed
     seconds = time.perf_counter() - t0
     defaults = AnalysisOptions()
@@ -142,6 +142,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/real_clips.json"))
     p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
                    help="the network's arithmetic (auto: as the app chooses on this machine)")
+    p.add_argument("--input-size", type=int, default=None, help="network input (default: as the app chooses)")
+    p.add_argument("--clips", nargs="*", choices=list(CLIPS), default=None,
+                   help="analyse only these clips (default: those the checks need)")
     p.add_argument("--mediapipe", action="store_true", help="also measure agreement with MediaPipe on every clip")
     p.add_argument("--only", nargs="*", choices=["multiview", "scores"], default=["multiview", "scores"],
                    help="which checks to run (each analyses only the clips it needs)")
@@ -156,11 +159,17 @@ def main(argv=None) -> int:
         needed |= {name for pair in SCORE_PAIRS for name in pair}
     if args.only == ["multiview", "scores"]:
         needed = set(CLIPS)
+    if args.clips is not None:
+        needed = set(args.clips)
+        args.only = [check for check in args.only
+                     if {"multiview": {"cam01", "cam02", "cam03", "cam04"},
+                         "scores": {n for pair in SCORE_PAIRS for n in pair}}[check] <= needed]
     clips, poses = {}, {}
     for name, rel in CLIPS.items():
         if name not in needed:
             continue
-        clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets, args.precision)
+        clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets, args.precision,
+                                                   args.input_size)
         if args.mediapipe:
             clips[name]["mediapipe"] = mediapipe_agreement(args.videos / rel, poses[name])
             m = clips[name]["mediapipe"]

@@ -59,14 +59,14 @@ def _refine_peaks(maps: torch.Tensor, weights: torch.Tensor, mode: str = "centro
     peak, idx = flat.max(dim=2)
     row = torch.div(idx, w, rounding_mode="floor")
     col = idx - row * w
-    padded = torch.nn.functional.pad(weights.clamp_min(0), (1, 1, 1, 1))
     offsets = torch.arange(-1, 2, device=maps.device)
-    rr = (row[..., None, None] + 1 + offsets[:, None])  # (B, C, 3, 1)
-    cc = (col[..., None, None] + 1 + offsets[None, :])  # (B, C, 1, 3)
+    rr = (row[..., None, None] + offsets[:, None])  # (B, C, 3, 1)
+    cc = (col[..., None, None] + offsets[None, :])  # (B, C, 1, 3)
     rr, cc = torch.broadcast_tensors(rr, cc)
-    bi = torch.arange(b, device=maps.device)[:, None, None, None].expand_as(rr)
-    ci = torch.arange(c, device=maps.device)[None, :, None, None].expand_as(rr)
-    patch = padded[bi, ci, rr, cc].float()  # (B, C, 3, 3)
+    inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)  # cells beyond the border weigh 0
+    cells = (rr.clamp(0, h - 1) * w + cc.clamp(0, w - 1)).reshape(b, c, 9)
+    patch = weights.reshape(b, c, h * w).gather(2, cells).reshape(b, c, 3, 3).clamp_min(0).float()
+    patch = patch * inside
     if mode == "log_parabola":
         logp = patch.clamp_min(1e-6).log()
 

@@ -113,8 +113,8 @@ def cpu_has_fast_bfloat16() -> bool:
 def select_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     """The network's arithmetic. ``auto``: float16 on CUDA; bfloat16 on a CPU whose oneDNN has fast bfloat16
     kernels (AVX512-BF16 or AMX; 3-4x the float32 speed on the development machine, probabilities within 0.03);
-    float32 elsewhere (older CPUs, MPS). ``fp32``, ``bf16`` and ``fp16`` force one; ``int8`` (``uses_int8``) takes
-    float32 input."""
+    float32 elsewhere (older CPUs, MPS; there ``auto`` may run the network in int8 instead, ``uses_int8``). ``fp32``,
+    ``bf16`` and ``fp16`` force one; ``int8`` takes float32 input."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -127,11 +127,17 @@ def select_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
 
 
 def uses_int8(device: torch.device, precision: str, calibration: dict | None) -> bool:
-    """Whether the network runs in 8-bit integers (``gymnast_pose.quantized``): only when ``int8`` is asked for (a
-    ValueError explains why it cannot be had). ``auto`` never takes it: on a 2-core AVX2 CPU it ran 720p video
-    1.7x as fast as float32 (50.6 against 29.3 frames/s), but its skeleton is less steady (smoothed still-segment
-    jitter of squat_side_a 3.3 % of the torso against float32's 1.0 %, of the grass handstand 2.9 % against 1.4 %),
-    so it is the user's choice of a fast draft, not a default."""
+    """Whether the network runs in 8-bit integers (``gymnast_pose.quantized``).
+
+    ``int8`` asks for it (a ValueError explains why it cannot be had). ``auto`` takes it on a CPU without fast
+    bfloat16 when the model file carries an int8 calibration and PyTorch has the x86 kernels: on the 2-core AVX2
+    machine it analysed 720p video at 55.2 frames/s against float32's 44.0 (MediaPipe Pose 23.6 / 22.6 in the same
+    runs), with the same hold-out accuracy, and since the tracked crop holds still while the athlete does
+    (``EstimatorConfig.hold_fraction``) its skeleton is as steady as float32's on the still clips
+    (``benchmarks/README.md``). Anything else (no calibration, no kernels) quietly stays in float32."""
+    if precision == "auto":
+        return (device.type == "cpu" and bool(calibration) and not cpu_has_fast_bfloat16()
+                and int8_supported())
     if precision != "int8":
         return False
     if device.type != "cpu":
@@ -217,8 +223,10 @@ class PosePredictor:
             try:
                 self.network = quantized_network(self.loaded.network, calibration)
             except Exception as exc:  # a calibration of another network, or one this PyTorch cannot read
-                raise ModelFileError(f"Model file {self.loaded.path}: {exc}") from exc
-        else:
+                if precision == "int8":
+                    raise ModelFileError(f"Model file {self.loaded.path}: {exc}") from exc
+                self.int8 = False  # auto: float32 then
+        if not self.int8:
             network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
             network = network.to(self.device).to(memory_format=torch.channels_last)
             self.network = network.to(self.dtype)

@@ -8,6 +8,10 @@ imbalance between the K keypoint cells and the ~H * W background cells of every 
 * balancing: the foreground term (mean over keypoint cells) and the background term (mean over the kept background
   cells) are averaged separately and added, so that each is of the same order whatever their counts.
 
+``mining_margin`` m > 0 leaves the background cells within m cells (Chebyshev distance) of a keypoint cell out of
+the mined set and out of the loss: they are the hardest negatives by construction (a keypoint is never exactly
+at a cell centre), and mining them drives the maps to one-cell spikes whose sub-cell position flickers on video.
+
 With both remedies off it is the plain per-pixel cross-entropy averaged over all cells.
 
 ``HeatmapMSELoss`` is the regression baseline: mean squared error against Gaussian heatmaps, with joints that are
@@ -30,6 +34,7 @@ class PixelClassLoss:
     hard_negative_mining: bool = True
     neg_pos_ratio: float = 3.0
     balanced: bool = True
+    mining_margin: int = 0
 
     def params(self) -> dict:
         return asdict(self)
@@ -38,10 +43,14 @@ class PixelClassLoss:
         ce = F.cross_entropy(logits.float(), target, reduction="none").flatten(1)  # (B, H*W)
         positive = (target != self.background).flatten(1)
         negative = ~positive
+        if self.hard_negative_mining and self.mining_margin > 0:
+            near = F.max_pool2d((target != self.background).float()[:, None], 2 * self.mining_margin + 1,
+                                stride=1, padding=self.mining_margin)
+            negative = negative & (near.flatten(1) == 0)
         if self.hard_negative_mining:
             n_pos = positive.sum(dim=1, keepdim=True)
             n_keep = (n_pos.float() * self.neg_pos_ratio).clamp_min(self.neg_pos_ratio).long()
-            neg_loss = ce.detach().masked_fill(positive, -1.0)
+            neg_loss = ce.detach().masked_fill(~negative, -1.0)
             rank = neg_loss.argsort(dim=1, descending=True).argsort(dim=1)
             negative = negative & (rank < n_keep)
         if self.balanced:

@@ -234,12 +234,22 @@ class TrackState:
         self.last_box = box
 
     def update(self, target: Region, box: PoseBox, centre_alpha: float = 0.7, grow_alpha: float = 0.6,
-               shrink_alpha: float = 0.2) -> None:
-        """Move towards ``target`` (the region a perfect crop of this frame would have)."""
-        self.cx += centre_alpha * (target.cx - self.cx)
-        self.cy += centre_alpha * (target.cy - self.cy)
-        alpha = grow_alpha if target.side > self.side else shrink_alpha
-        self.side += alpha * (target.side - self.side)
+               shrink_alpha: float = 0.2, hold: float = 0.0) -> None:
+        """Move towards ``target`` (the region a perfect crop of this frame would have).
+
+        ``hold``: while the target's centre is within ``hold`` x side of the crop's and its side within
+        2 x ``hold`` x side, and the angle is the same, the crop stays exactly where it is. A still athlete is then
+        seen through the very same crop from batch to batch; moved by a few pixels, the crop shifts the stride-4
+        output grid under the body and the joints with it (the largest part of the skeleton's jitter when still).
+        """
+        still = (hold > 0 and target.angle == self.angle
+                 and np.hypot(target.cx - self.cx, target.cy - self.cy) < hold * self.side
+                 and abs(target.side - self.side) < 2 * hold * self.side)
+        if not still:
+            self.cx += centre_alpha * (target.cx - self.cx)
+            self.cy += centre_alpha * (target.cy - self.cy)
+            alpha = grow_alpha if target.side > self.side else shrink_alpha
+            self.side += alpha * (target.side - self.side)
         self.angle = target.angle
         self.misses, self.last_box, self.active = 0, box, True
 

@@ -57,6 +57,7 @@ class TrainConfig:
     hard_negative_mining: bool = True
     balanced: bool = True
     neg_pos_ratio: float = 3.0
+    mining_margin: int = 0  # cells around each keypoint left out of the mined background (losses.PixelClassLoss)
     input_size: int = 192
     val_range: str = "8801-9000"  # LSPET image numbers kept out of training for monitoring
     epochs: int = 60
@@ -100,7 +101,8 @@ def use_bfloat16(precision: str, device: torch.device) -> bool:
 def make_codec_and_loss(cfg: TrainConfig):
     if cfg.formulation == "pixel_class":
         codec = PixelClassCodec(cfg.input_size, 4)
-        return codec, PixelClassLoss(K, cfg.hard_negative_mining, cfg.neg_pos_ratio, cfg.balanced)
+        return codec, PixelClassLoss(K, cfg.hard_negative_mining, cfg.neg_pos_ratio, cfg.balanced,
+                                     cfg.mining_margin)
     if cfg.formulation == "gaussian_heatmap":
         return GaussianHeatmapCodec(cfg.input_size, 4, 1.5), HeatmapMSELoss()
     raise ValueError(f"unknown formulation {cfg.formulation}")

@@ -26,6 +26,25 @@ def test_hard_negative_mining_keeps_only_the_hardest_background():
     assert mined > all_neg
 
 
+def test_mining_margin_leaves_the_cells_next_to_a_keypoint_out():
+    target = torch.full((1, 16, 16), K, dtype=torch.long)
+    target[0, 8, 8] = 3
+    logits = torch.zeros(1, K + 1, 16, 16)
+    logits[:, K] = 10.0
+    logits[0, 3, 8, 8], logits[0, K, 8, 8] = 10.0, 0.0  # the keypoint itself is right
+    logits[0, 3, 8, 9], logits[0, K, 8, 9] = 10.0, 0.0  # its neighbour looks like it too: the hardest negative
+    logits[0, 3, 2, 2], logits[0, K, 2, 2] = 10.0, 0.0  # a false peak far away: just as hard
+    def loss(margin, far_peak=True):
+        lg = logits.clone()
+        if not far_peak:
+            lg[0, 3, 2, 2], lg[0, K, 2, 2] = 0.0, 10.0
+        return PixelClassLoss(K, True, neg_pos_ratio=1.0, balanced=True, mining_margin=margin)(lg, target)
+    # Without a margin the neighbour fills the one mined slot, and the far peak is not punished.
+    assert torch.isclose(loss(0), loss(0, far_peak=False))
+    # With a margin of one cell the neighbour is left out and the mined slot goes to the far peak.
+    assert loss(1) > loss(1, far_peak=False) + 1.0
+
+
 def test_balancing_gives_foreground_and_background_equal_weight():
     target = make_batch(1)
     logits = torch.zeros(1, K + 1, 16, 16)

@@ -77,7 +77,7 @@ def test_calibration_of_another_network_is_a_clear_model_error(tmp_path):
         PosePredictor(other, "cpu", precision="int8")
 
 
-def test_int8_only_when_asked_for(tmp_path, monkeypatch):
+def test_int8_when_asked_for_and_by_auto_on_cpus_without_fast_bfloat16(tmp_path, monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     calibration = {"observers": {}}
     with pytest.raises(ValueError, match="no int8 calibration"):
@@ -85,21 +85,37 @@ def test_int8_only_when_asked_for(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="CPU only"):
         uses_int8(cuda, "int8", calibration)
     monkeypatch.setattr(inference, "int8_supported", lambda: True)
-    for fast_bfloat16 in (True, False):  # auto keeps float arithmetic everywhere: int8 is less steady
+    for fast_bfloat16 in (True, False):
         monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda fast=fast_bfloat16: fast)
-        for precision in ("auto", "fp32", "bf16"):
+        assert uses_int8(cpu, "auto", calibration) is (not fast_bfloat16)  # bfloat16 is faster still
+        assert not uses_int8(cpu, "auto", None)  # a model file without calibration stays in float32
+        assert not uses_int8(cuda, "auto", calibration)
+        for precision in ("fp32", "bf16"):
             assert not uses_int8(cpu, precision, calibration)
     assert uses_int8(cpu, "int8", calibration)
     monkeypatch.setattr(inference, "int8_supported", lambda: False)
+    assert not uses_int8(cpu, "auto", calibration)
     with pytest.raises(ValueError, match="no int8 kernels"):
         uses_int8(cpu, "int8", calibration)
 
 
 @needs_int8
-def test_a_calibrated_model_runs_in_float_unless_int8_is_asked_for(tmp_path, monkeypatch):
+def test_a_calibrated_model_runs_in_int8_by_default_only_without_fast_bfloat16(tmp_path, monkeypatch):
     path, _ = calibrated_model(tmp_path / "a.pt")
     monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda: False)
     predictor = PosePredictor(path, "cpu")
-    assert predictor.arithmetic == "float32"
+    assert predictor.arithmetic == "int8"
     assert predictor.probability_maps(figure_crops(2)).shape == (2, 15, SIZE // 4, SIZE // 4)
-    assert PosePredictor(path, "cpu", precision="int8").arithmetic == "int8"
+    assert PosePredictor(path, "cpu", precision="fp32").arithmetic == "float32"
+    monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda: True)
+    assert PosePredictor(path, "cpu").arithmetic == "bfloat16"
+
+
+@needs_int8
+def test_auto_falls_back_to_float32_when_the_calibration_does_not_fit(tmp_path, monkeypatch):
+    path, _ = calibrated_model(tmp_path / "a.pt")
+    other = tmp_path / "b.pt"
+    save_checkpoint(other, tiny_network(block="inverted_residual"), PixelClassCodec(SIZE, 4))
+    store_calibration(other, torch.load(path, weights_only=True)[CALIBRATION_KEY], "copied")
+    monkeypatch.setattr(inference, "cpu_has_fast_bfloat16", lambda: False)
+    assert PosePredictor(other, "cpu").arithmetic == "float32"
