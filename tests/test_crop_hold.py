@@ -9,33 +9,37 @@ from gymnast_pose.inference import Region
 from gymnast_pose.tracking import PoseBox, TrackState
 
 
+def box(x0: float, y0: float, x1: float, y1: float) -> PoseBox:
+    return PoseBox.from_xywh(x0, y0, x1 - x0, y1 - y0)
+
+
 def held_state() -> TrackState:
     state = TrackState()
-    state.start(Region(100.0, 100.0, 200.0), PoseBox.from_xywh(50, 50, 150 - 50, 150 - 50))
+    state.start(Region(100.0, 100.0, 200.0), box(50, 50, 150, 150))
     return state
 
 
 def test_a_small_change_of_target_leaves_the_crop_exactly_where_it_is():
     state = held_state()
-    state.update(Region(105.0, 97.0, 210.0), PoseBox.from_xywh(55, 47, 155 - 55, 147 - 47), hold=0.04)  # 5.8 px < 8 px, side +5 %
+    state.update(Region(105.0, 97.0, 210.0), box(55, 47, 155, 147), hold=0.04)  # 5.8 px < 8 px, side +5 %
     assert (state.cx, state.cy, state.side) == (100.0, 100.0, 200.0)
 
 
 def test_a_larger_move_or_size_change_is_followed():
     moved = held_state()
-    moved.update(Region(110.0, 100.0, 200.0), PoseBox.from_xywh(60, 50, 160 - 60, 150 - 50), hold=0.04)  # 10 px > 8 px
+    moved.update(Region(110.0, 100.0, 200.0), box(60, 50, 160, 150), hold=0.04)  # 10 px > 8 px
     assert moved.cx == 100.0 + 0.7 * 10.0
     grown = held_state()
-    grown.update(Region(100.0, 100.0, 220.0), PoseBox.from_xywh(45, 45, 155 - 45, 155 - 45), hold=0.04)  # side +10 % > 8 %
+    grown.update(Region(100.0, 100.0, 220.0), box(45, 45, 155, 155), hold=0.04)  # side +10 % > 8 %
     assert grown.side == 200.0 + 0.6 * 20.0
     no_hold = held_state()
-    no_hold.update(Region(101.0, 100.0, 200.0), PoseBox.from_xywh(51, 50, 151 - 51, 150 - 50), hold=0.0)
+    no_hold.update(Region(101.0, 100.0, 200.0), box(51, 50, 151, 150), hold=0.0)
     assert no_hold.cx == 100.0 + 0.7 * 1.0
 
 
 def test_a_turn_is_followed_even_in_place():
     state = held_state()
-    state.update(Region(100.0, 100.0, 200.0, 180.0), PoseBox.from_xywh(50, 50, 150 - 50, 150 - 50), hold=0.04)
+    state.update(Region(100.0, 100.0, 200.0, 180.0), box(50, 50, 150, 150), hold=0.04)
     assert state.angle == 180.0
 
 
