@@ -131,8 +131,8 @@ def uses_int8(device: torch.device, precision: str, calibration: dict | None) ->
 
     ``int8`` asks for it (a ValueError explains why it cannot be had). ``auto`` takes it on a CPU without fast
     bfloat16 when the model file carries an int8 calibration and PyTorch has the x86 kernels: on the 2-core AVX2
-    machine it analysed 720p video at 55.2 frames/s against float32's 44.0 (MediaPipe Pose 23.6 / 22.6 in the same
-    runs), with the same hold-out accuracy, and since the tracked crop holds still while the athlete does
+    machine it analysed the 720p squat clip at 60.8 frames/s against float32's 49.7 (MediaPipe Pose 23.7 / 23.1 in
+    the same runs), with the same hold-out accuracy, and since the tracked crop holds still while the athlete does
     (``EstimatorConfig.hold_fraction``) its skeleton is as steady as float32's on the still clips
     (``benchmarks/README.md``). Anything else (no calibration, no kernels) quietly stays in float32."""
     if precision == "auto":
