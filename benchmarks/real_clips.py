@@ -152,18 +152,14 @@ def main(argv=None) -> int:
     if not args.videos.is_dir():
         print(f"no videos at {args.videos}: nothing to do")
         return 0
-    needed = set()
-    if "multiview" in args.only:
-        needed |= {"cam01", "cam02", "cam03", "cam04"}
-    if "scores" in args.only:
-        needed |= {name for pair in SCORE_PAIRS for name in pair}
+    clips_of = {"multiview": {"cam01", "cam02", "cam03", "cam04"},
+                "scores": {name for pair in SCORE_PAIRS for name in pair}}  # the clips each check needs
+    needed = set().union(*(clips_of[check] for check in args.only))
     if args.only == ["multiview", "scores"]:
         needed = set(CLIPS)
-    if args.clips is not None:
+    if args.clips is not None:  # only these clips, and only the checks they are enough for
         needed = set(args.clips)
-        args.only = [check for check in args.only
-                     if {"multiview": {"cam01", "cam02", "cam03", "cam04"},
-                         "scores": {n for pair in SCORE_PAIRS for n in pair}}[check] <= needed]
+        args.only = [check for check in args.only if clips_of[check] <= needed]
     clips, poses = {}, {}
     for name, rel in CLIPS.items():
         if name not in needed:

@@ -44,7 +44,7 @@ class PixelClassLoss:
         positive = (target != self.background).flatten(1)
         negative = ~positive
         if self.hard_negative_mining and self.mining_margin > 0:
-            near = F.max_pool2d((target != self.background).float()[:, None], 2 * self.mining_margin + 1,
+            near = F.max_pool2d(positive.view_as(target).float()[:, None], 2 * self.mining_margin + 1,
                                 stride=1, padding=self.mining_margin)
             negative = negative & (near.flatten(1) == 0)
         if self.hard_negative_mining:
