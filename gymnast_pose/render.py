@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import cv2
 import numpy as np
 
 from gymnast_pose.estimator import AnalysisCancelled, Cancel, is_cancelled
+from gymnast_pose.files import temporary_next_to
 from gymnast_pose.jobs import run_to_end
 from gymnast_pose.sequence import PoseSequence
 from gymnast_pose.skeleton import EDGES, JOINT_SIDE, K
@@ -158,7 +158,7 @@ def _temporary_next_to(path: Path) -> Path:
     if not path.parent.is_dir():
         raise RenderError(f"Cannot write {path}: the folder {path.parent} does not exist")
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+        fd, name = temporary_next_to(path, f".{path.stem}.", path.suffix)
     except OSError as exc:
         raise RenderError(f"Cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)

@@ -21,13 +21,13 @@ import csv
 import io
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from gymnast_pose.compare import Comparison, DeviationSummary
+from gymnast_pose.files import temporary_next_to
 
 SUMMARY_COLUMNS = (
     "item", "unit", "mean", "max", "coach_frame_at_max", "coach_time_at_max_s", "student_frame_at_max",
@@ -114,7 +114,7 @@ def write_csv_atomically(path: str | os.PathLike, header: Iterable[str], rows: I
     if not path.parent.is_dir():
         raise ReportWriteError(f"Cannot write the report to {path}: the folder {path.parent} does not exist")
     try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, temporary = temporary_next_to(path, f".{path.name}.", ".tmp")
     except OSError as exc:
         raise ReportWriteError(f"Cannot write the report to {path}: {exc.strerror or exc}") from exc
     try:

@@ -19,13 +19,13 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from gymnast_pose.files import temporary_next_to
 from gymnast_pose.skeleton import JOINT_NAMES, PCK_TORSO_PAIR, K
 from gymnast_pose.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MEDIAN_S, DEFAULT_MIN_CUTOFF, smooth_track
 
@@ -217,7 +217,7 @@ def _joint_or_none(joint: np.ndarray) -> list[float] | None:
 def _write_atomically(path: Path, write: Callable) -> None:
     """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it into place."""
     try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, temporary = temporary_next_to(path, f".{path.name}.", ".tmp")
     except OSError as exc:
         raise PoseSequenceError(f"Cannot write {path}: {exc.strerror or exc}") from exc
     try:

@@ -8,9 +8,10 @@ Example (the bundled model's recipe is in resources/MODEL_CARD.md):
 Every epoch it logs loss and validation PCK (on crops named by ``--val-range``, held out from training), and writes
 ``last.pt`` and ``best.pt`` (self-describing checkpoints, see gymnast_pose.model) plus ``resume.pt`` (optimiser and
 schedule state) to ``--out``. ``--resume runs/cls/resume.pt`` continues a run; ``--init`` starts from another
-checkpoint's weights with a fresh schedule (layers the new network has and the old one lacks, such as a refinement
-stage, keep their initial values); ``--freeze backbone`` trains only the refinement stage (``--model
-'{"refine_channels": 64}'``), with the rest of the network and its batch-norm statistics fixed.
+checkpoint's weights with a fresh schedule (layers the new network has and the old one lacks, a refinement stage
+or extra blocks at the end of a stage, start so that the network computes what the checkpoint did; ``init_from``);
+``--freeze backbone`` trains only the refinement stage (``--model '{"refine_channels": 64}'``), with the rest of the
+network and its batch-norm statistics fixed.
 
 ``--precision auto`` (the default) trains with bfloat16 autocast on CUDA and on CPUs whose oneDNN supports bfloat16
 (AVX512-BF16 / AMX: 2.3x the fp32 speed at 192 px on the development machine), float32 elsewhere; ``--precision
@@ -192,13 +193,36 @@ def set_training_mode(network: PoseNet, frozen: list[torch.nn.Module]) -> None:
         module.eval()
 
 
+def _added_block(key: str, old_blocks: tuple[int, ...]) -> str | None:
+    """The block prefix ``stages.i.j`` of ``key`` when block j of stage i is beyond the old network's
+    ``old_blocks`` per stage; None otherwise."""
+    parts = key.split(".")
+    if len(parts) > 2 and parts[0] == "stages" and parts[1].isdigit() and parts[2].isdigit():
+        stage, block = int(parts[1]), int(parts[2])
+        if stage < len(old_blocks) and block >= old_blocks[stage]:
+            return ".".join(parts[:3])
+    return None
+
+
 def init_from(network: PoseNet, path: str) -> None:
-    """Copy a checkpoint's weights into ``network``; only layers it lacks and ``network`` adds (the refinement
-    stage) may stay as initialised."""
-    missing, unexpected = network.load_state_dict(load_checkpoint(path).network.state_dict(), strict=False)
-    if unexpected or any(not key.startswith("refine.") for key in missing):
+    """Copy a checkpoint's weights into ``network``. Layers the network adds may stay as initialised: a refinement
+    stage (whose last convolution starts at zero) and extra basic blocks at the end of a stage (``--model
+    '{"stage_blocks": [1, 2, 4, 3]}'``), whose last batch norm is set to zero so that each starts as the identity:
+    the grown network computes exactly what the checkpoint computed, and training starts from there."""
+    old = load_checkpoint(path)
+    old_blocks = tuple(old.network.config.stage_blocks)
+    missing, unexpected = network.load_state_dict(old.network.state_dict(), strict=False)
+    added = {_added_block(key, old_blocks) for key in missing if not key.startswith("refine.")}
+    if unexpected or None in added:
         raise SystemExit(f"--init {path} does not fit this network: missing {missing[:5]}, unexpected "
                          f"{unexpected[:5]}")
+    if added and network.config.block != "basic":
+        raise SystemExit("--init can add blocks to basic-block networks only (--arch basic)")
+    modules = dict(network.named_modules())
+    for prefix in sorted(added):
+        last_bn = modules[prefix].block[-1][1]  # BasicBlock: (conv-bn-relu, conv-bn); the input passes unchanged
+        torch.nn.init.zeros_(last_bn.weight)
+        torch.nn.init.zeros_(last_bn.bias)
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:

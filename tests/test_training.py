@@ -138,3 +138,27 @@ def test_refinement_trains_alone_on_top_of_a_frozen_network(tmp_path):
     cfg.freeze, cfg.out = "head", str(tmp_path / "other")
     with pytest.raises(SystemExit, match="unknown --freeze"):
         list(train(cfg, "test"))
+
+
+def test_added_blocks_start_as_the_identity(tmp_path):
+    """A basic-block network grown by blocks at the end of its stages computes what the checkpoint computed;
+    a network that does not fit (a stage made narrower) is refused."""
+    from gymnast_pose.model import PoseNet, PoseNetConfig, save_checkpoint
+    small_cfg = PoseNetConfig(out_channels=K + 1, block="basic", **TINY_CONFIG)
+    small = PoseNet(small_cfg).eval()
+    for module in small.modules():  # non-trivial batch-norm statistics, so the check is not vacuous
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 1.5)
+    path = tmp_path / "small.pt"
+    save_checkpoint(path, small, PixelClassCodec(input_size=64))
+    grown = PoseNet(PoseNetConfig(out_channels=K + 1, block="basic", **{**TINY_CONFIG, "stage_blocks": (1, 2, 1, 3)}))
+    train_module.init_from(grown, str(path))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(grown.eval()(x), small(x), atol=1e-5)
+    assert grown.stages[3][2].block[-1][1].weight.abs().sum() == 0
+    narrow = PoseNet(PoseNetConfig(out_channels=K + 1, block="basic",
+                                   **{**TINY_CONFIG, "stage_channels": (8, 16, 16, 16)}))
+    with pytest.raises((SystemExit, RuntimeError)):
+        train_module.init_from(narrow, str(path))

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from gymnast_pose.commands.analyze import (
     check_writable,
     quiet_opencv,
 )
+from gymnast_pose.files import temporary_next_to
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 BATCH = 32
@@ -117,7 +117,7 @@ def _joint(xy: np.ndarray, score: float) -> list:
 
 
 def write_json_atomically(document: dict, path: Path) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temporary = temporary_next_to(path, f".{path.name}.", ".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(document, f, indent=1)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gymnast_pose.files import temporary_next_to
 from gymnast_pose.gui.session import COACH, AlignmentSettings, AthleteBox, SessionFileError
 
 SESSION_FORMAT = "gymnast_pose.gui-session"
@@ -60,7 +60,7 @@ class SessionFile:
         path = Path(path)
         text = self.to_json(relative_to=path.parent.resolve())
         try:
-            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            fd, temporary = temporary_next_to(path, f".{path.name}.", ".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
             os.replace(temporary, path)
