@@ -7,9 +7,14 @@ the map coordinate u = (x + 0.5) / s - 0.5 and back with x = (u + 0.5) * s - 0.5
 ``PixelClassCodec`` is the seed formulation (Pronichkin & Kumskov, "Human pose estimation as a classification
 problem"): every output cell is classified into K + 1 classes, the K keypoints plus background (class index K).
 The target is a class-index map (H, W) that holds k at the cell of keypoint k and K everywhere else. The network's
-output, logits (K + 1, H, W), is turned into per-pixel probabilities by a softmax over classes; keypoint k is the
-cell that maximises p(k | cell), refined to sub-cell precision by the probability-weighted centroid of its 3 x 3
-neighbourhood, and its score is that maximal probability (an honest probability, not a Gaussian "confidence").
+output, logits (K + 1, H, W), is turned into per-pixel probabilities by a softmax over classes. Keypoint k is placed
+in the ``support_window`` x ``support_window`` block of cells with the most probability of class k (its *support*:
+the network spreads a keypoint over the cells around it, and a lone strong cell is more often a false peak than a
+block of fairly strong ones), then at the most probable cell of the 3 x 3 cells around that block's centre, refined
+to sub-cell precision by their probability-weighted centroid. Its score is that cell's probability (an honest
+probability, not a Gaussian "confidence"); ``decode_maps(..., with_support=True)`` also gives the support, the mean
+probability of the 3 x 3 cells, which compares how sure two looks at one person are. ``support_window = 1`` is the
+plain arg-max of single cells (the decoding before 2026-12-04).
 
 ``GaussianHeatmapCodec`` is the regression baseline: a target heatmap (K, H, W) per keypoint with a Gaussian of
 sigma 1.5 cells at the keypoint, fitted with MSE. Decoding takes the arg-max and refines it with a parabola through the
@@ -85,12 +90,39 @@ def _refine_peaks(maps: torch.Tensor, weights: torch.Tensor, mode: str = "centro
     return uv, peak.float()
 
 
+def _window_sums(maps: torch.Tensor, window: int) -> torch.Tensor:
+    """maps (B, C, H, W) -> the sum of each cell's ``window`` x ``window`` block (odd; zero beyond the border)."""
+    if window <= 1:
+        return maps
+    return torch.nn.functional.avg_pool2d(maps, window, 1, window // 2, count_include_pad=True) * window**2
+
+
+def _settle(probs: torch.Tensor, uv: torch.Tensor, found: torch.Tensor):
+    """Each keypoint at the most probable of the 3 x 3 cells around its chosen cell, refined to sub-cell precision.
+
+    probs (B, K, H, W); uv (B, K, 2) map coordinates of the chosen cells; found (B, K) bool, False where nothing
+    was found (those keep ``uv`` and get score 0). Returns uv (B, K, 2), peak (B, K) and the 3 x 3 mean (B, K).
+    """
+    b, k, h, w = probs.shape
+    cell = uv.round().long()
+    rows = torch.arange(h, device=probs.device)[None, None, :, None]
+    cols = torch.arange(w, device=probs.device)[None, None, None, :]
+    near = ((rows - cell[..., 1, None, None]).abs() <= 1) & ((cols - cell[..., 0, None, None]).abs() <= 1)
+    masked = probs * near
+    new_uv, peak = _refine_peaks(masked, masked)
+    mean3 = masked.sum(dim=(2, 3)) / 9
+    found = found & (peak > 0)
+    zero = torch.zeros_like(peak)
+    return torch.where(found[..., None], new_uv, uv), torch.where(found, peak, zero), torch.where(found, mean3, zero)
+
+
 @dataclass(frozen=True)
 class PixelClassCodec:
     """Per-pixel (K + 1)-way classification: target (H, W) int64 class indices, background = K."""
 
     input_size: int = 192
     stride: int = 4
+    support_window: int = 3
     name: str = "pixel_class"
 
     @property
@@ -143,18 +175,23 @@ class PixelClassCodec:
         return self.decode_maps(self.probabilities(output))
 
     @torch.no_grad()
-    def decode_maps(self, probs: torch.Tensor, bone_prior: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (B, K + 1, H, W) (e.g. averaged over test-time flips) -> keypoints, scores as above.
+    def decode_maps(self, probs: torch.Tensor, bone_prior: bool = False, with_support: bool = False):
+        """Probabilities (B, K + 1, H, W) (e.g. averaged over test-time flips) -> keypoints (B, K, 2) in input
+        pixels and scores (B, K), as in the module docstring; ``with_support`` adds the support (B, K) in [0, 1].
 
-        ``bone_prior``: a limb joint beyond any bone's reach of its parent takes the best cell within reach
+        ``bone_prior``: a limb joint beyond any bone's reach of its parent takes the best block within reach
         (``gymnast_pose.bone_prior``; the app's default, off for training's validation curves).
         """
-        probs = probs[:, :K]
-        uv, peak = _refine_peaks(probs, probs)
+        probs = probs[:, :K].float()
+        support = _window_sums(probs, self.support_window)
+        uv, best = _refine_peaks(support, probs)
         if bone_prior:
-            uv, peak, _ = apply_bone_prior(probs, uv, peak, _refine_peaks)
-        xy = self.geometry.to_input(uv)
-        return xy.cpu().numpy().astype(np.float32), peak.cpu().numpy().astype(np.float32)
+            uv, best, _ = apply_bone_prior(support, uv, best, _refine_peaks)
+        uv, peak, mean3 = _settle(probs, uv, best > 0)
+        xy = self.geometry.to_input(uv).cpu().numpy().astype(np.float32)
+        if with_support:
+            return xy, peak.cpu().numpy().astype(np.float32), mean3.cpu().numpy().astype(np.float32)
+        return xy, peak.cpu().numpy().astype(np.float32)
 
     def decode(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Logits (K + 1, H, W) of one image -> keypoints (K, 2) and scores (K,)."""

@@ -4,9 +4,10 @@ Pass 1 letterboxes the whole image into the network's input (``PosePredictor.pre
 squares around the joints pass 1 found with at least ``joint_threshold``: sides ``crop_scales`` x their extent (the
 video tracker crops at 1.8 x, see ``gymnast_pose.tracking``; a tighter and a looser square catch people whose first
 extent was too small or too large), so the person fills the input the way training crops did, and also the
-tracker's square turned by 180 degrees (an upside-down athlete). Of all the looks the one with the highest mean
-joint score wins, per image (the scores are the network's probabilities, so they compare across looks; choosing
-per joint instead mixes up left and right and scored lower).
+tracker's square turned by 180 degrees (an upside-down athlete). Of all the looks the one whose joints have the
+highest mean support wins, per image (the support is the mean probability of the 3 x 3 map cells around each joint,
+``codec.PixelClassCodec``, so it compares across looks; choosing per joint instead mixes up left and right and
+scored lower). The scores returned are the winning look's own.
 
 On LSPET images 8801-9000 (training's validation split; never the hold-out): with the bundled model of 2026-11-25
 (224 px, bfloat16) one look gives PCK@0.2 0.413, one 1.8 x crop upright and turned 0.468, and the three scales plus
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gymnast_pose.estimator import EstimatorConfig, PoseEstimator
-from gymnast_pose.inference import PosePredictor
+from gymnast_pose.estimator import EstimatorConfig
+from gymnast_pose.inference import PosePredictor, crop_regions, crop_to_image
 from gymnast_pose.tracking import pose_box, region_around, turned
 
 _TRACKER = EstimatorConfig()  # the second look crops as the video tracker does
@@ -36,10 +37,11 @@ def predict_image_poses(
 
     ``refine=False`` is pass 1 alone (one network run per image). The turned look uses the tracker's scale.
     """
-    xy, scores = predictor.predict_images(images)
+    xy, scores, support = predictor.predict_images(images, with_support=True)
     if not refine or not len(images):
         return xy, scores
-    jobs, owners = [], []
+    size = int(predictor.input_size)
+    crops, mats, owners = [], [], []
     for i, image in enumerate(images):
         box = pose_box(xy[i], scores[i], joint_threshold)
         if box is None:  # too few joints to frame the person: keep the whole-image answer
@@ -48,13 +50,17 @@ def predict_image_poses(
         limits = {"min_side": 0.1 * max(width, height), "max_side": 1.5 * max(width, height)}
         regions = [region_around(box, scale, **limits) for scale in crop_scales]
         regions.append(turned(region_around(box, _TRACKER.crop_scale, **limits)))
-        for region in regions:
-            jobs.append((image, region))
-            owners.append(i)
-    best = scores.mean(axis=1)
-    crop_xy, crop_scores = PoseEstimator(predictor, _TRACKER).infer(jobs)  # crops of all images, batched together
-    for j, i in enumerate(owners):
-        quality = float(crop_scores[j].mean())
+        crop, mat = crop_regions(image, regions, size)
+        crops.append(crop)
+        mats.append(mat)
+        owners += [i] * len(regions)
+    if not owners:
+        return xy, scores
+    crop_xy, crop_scores, crop_support = predictor.predict_crops(np.concatenate(crops), with_support=True)
+    crop_xy = crop_to_image(np.asarray(crop_xy, np.float64), np.concatenate(mats)).astype(np.float32)
+    best = support.mean(axis=1)
+    for j, i in enumerate(owners):  # the crops of all images were run in one batch
+        quality = float(crop_support[j].mean())
         if quality > best[i]:
             best[i], xy[i], scores[i] = quality, crop_xy[j], crop_scores[j]
     return xy, scores

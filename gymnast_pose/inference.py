@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from gymnast_pose.codec import PixelClassCodec
 from gymnast_pose.model import (
     LoadedModel,
     ModelFileError,
@@ -265,11 +266,19 @@ class PosePredictor:
             maps.append(out.float())
         return torch.cat(maps) if maps else torch.empty(0)
 
-    def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """crops (N, S, S, 3) uint8 RGB -> keypoints (N, K, 2) in crop pixels, scores (N, K)."""
+    def predict_crops(self, crops: np.ndarray, with_support: bool = False):
+        """crops (N, S, S, 3) uint8 RGB -> keypoints (N, K, 2) in crop pixels, scores (N, K); ``with_support``
+        adds each joint's support (N, K) (``codec.PixelClassCodec``; the score again for a heatmap codec)."""
         if len(crops) == 0:
-            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
-        return self.codec.decode_maps(self.probability_maps(crops), self.bone_prior)
+            empty = np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
+            return (*empty, empty[1]) if with_support else empty
+        maps = self.probability_maps(crops)
+        if not with_support:
+            return self.codec.decode_maps(maps, self.bone_prior)
+        if isinstance(self.codec, PixelClassCodec):
+            return self.codec.decode_maps(maps, self.bone_prior, with_support=True)
+        xy, scores = self.codec.decode_maps(maps, self.bone_prior)
+        return xy, scores, scores.copy()
 
     def predict_regions(self, image: np.ndarray, regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
         """image (H, W, 3) uint8 RGB and N regions -> keypoints (N, K, 2) in image pixels, scores (N, K)."""
@@ -283,14 +292,15 @@ class PosePredictor:
         xy, scores = self.predict_regions(image, [Region.whole_image(w, h)])
         return xy[0], scores[0]
 
-    def predict_images(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Several whole images, batched -> keypoints (N, K, 2) in each image's pixels, scores (N, K)."""
+    def predict_images(self, images: list[np.ndarray], with_support: bool = False):
+        """Several whole images, batched -> keypoints (N, K, 2) in each image's pixels, scores (N, K) (and the
+        support (N, K) with ``with_support``, as ``predict_crops``)."""
         crops, mats = [], []
         for image in images:
             c, m = crop_regions(image, [Region.whole_image(image.shape[1], image.shape[0])], self.input_size)
             crops.append(c[0])
             mats.append(m[0])
         if not crops:
-            return np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
-        xy, scores = self.predict_crops(np.stack(crops))
-        return crop_to_image(xy, np.stack(mats)), scores
+            return self.predict_crops(np.zeros((0, self.input_size, self.input_size, 3), np.uint8), with_support)
+        xy, *rest = self.predict_crops(np.stack(crops), with_support)
+        return (crop_to_image(xy, np.stack(mats)), *rest)

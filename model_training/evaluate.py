@@ -16,6 +16,7 @@ Only labelled joints count.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -118,6 +119,9 @@ def main(argv=None):
                    help="only the whole-image pass (default: also a second look at the person, as `pose` does)")
     p.add_argument("--no-bone-prior", action="store_true",
                    help="decode each joint's best cell anywhere (gymnast_pose.bone_prior is on by default)")
+    p.add_argument("--support-window", type=int, default=None,
+                   help="decode each joint in the n x n block of most probability (codec.PixelClassCodec; 1 = the "
+                        "single most probable cell; default: the checkpoint's codec)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16 or int8 (inference.uses_int8)")
     p.add_argument("--mediapipe", action="store_true")
@@ -132,9 +136,12 @@ def main(argv=None):
     for model, name in zip(args.model, names):
         predictor = PosePredictor(model, args.device, input_size=args.input_size, flip=args.flip,
                                   precision=args.precision, bone_prior=not args.no_bone_prior)
+        if args.support_window is not None and hasattr(predictor.codec, "support_window"):
+            predictor.codec = dataclasses.replace(predictor.codec, support_window=args.support_window)
         xy, sc, rate = predict_samples(predictor, samples, refine=not args.single_pass)
         results[name] = pck_table(xy, gt, labelled)
         extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "flip": args.flip,
+                       "support_window": getattr(predictor.codec, "support_window", None),
                        "bone_prior": not args.no_bone_prior, "second_look": not args.single_pass,
                        "predictions": xy.tolist(), "scores": sc.tolist()}
         free = results[name]["side_free"]

@@ -107,9 +107,9 @@ def test_images_are_batched(env, folder, tmp_path, monkeypatch):
     sizes = []
     real = PosePredictor.predict_images
 
-    def spy(self, images):
+    def spy(self, images, **options):
         sizes.append(len(images))
-        return real(self, images)
+        return real(self, images, **options)
 
     monkeypatch.setattr(PosePredictor, "predict_images", spy)
     monkeypatch.setattr(pose_command, "BATCH", 3)

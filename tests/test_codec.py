@@ -95,3 +95,43 @@ def test_invisible_and_outside_keypoints_leave_no_trace():
 @pytest.mark.parametrize("codec", [PixelClassCodec(128, 4), GaussianHeatmapCodec(96, 4, 2.0)])
 def test_codec_params_rebuild_the_same_codec(codec):
     assert codec_from_params(codec.params()) == codec
+
+
+def _background_logits(side=16):
+    logits = torch.full((K + 1, side, side), -10.0)
+    logits[K] = 0.0
+    return logits
+
+
+def test_a_block_of_fair_cells_outvotes_a_lone_strong_cell():
+    logits = _background_logits()
+    logits[0, 2, 12] = 3.0  # one strong cell, p ~ 0.95
+    logits[0, 9:12, 3:6] = 1.0  # a 3 x 3 block of fair cells, p ~ 0.73 each
+    logits[0, 10, 4] = 1.5  # its most probable cell
+    xy, score = PixelClassCodec(64, 4).decode(logits)
+    uv = (xy[0] + 0.5) / 4 - 0.5
+    assert np.all(np.abs(uv - [4.0, 10.0]) < 0.3)
+    assert score[0] == pytest.approx(torch.softmax(logits[:, 10, 4], 0)[0].item(), abs=1e-5)
+    xy1, score1 = PixelClassCodec(64, 4, support_window=1).decode(logits)  # plain arg-max: the lone cell
+    assert np.all(np.abs((xy1[0] + 0.5) / 4 - 0.5 - [12.0, 2.0]) < 0.3) and score1[0] > 0.9
+
+
+def test_support_is_the_mean_probability_of_the_three_by_three_cells():
+    logits = _background_logits()
+    logits[1, 5:8, 5:8] = 10.0  # p ~ 1 on a full 3 x 3 block
+    logits[2, 11, 11] = 10.0  # p ~ 1 on one cell only
+    probs = PixelClassCodec(64, 4).probabilities(logits[None])
+    _, scores, support = PixelClassCodec(64, 4).decode_maps(probs, with_support=True)
+    assert support.shape == scores.shape == (1, K)
+    assert np.all((support >= 0) & (support <= 1))
+    assert support[0, 1] == pytest.approx(1.0, abs=1e-3) and support[0, 2] == pytest.approx(1 / 9, abs=1e-3)
+    assert scores[0, 1] == pytest.approx(1.0, abs=1e-3) and scores[0, 2] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_window_one_is_the_plain_arg_max():
+    rng = np.random.default_rng(5)
+    logits = torch.from_numpy(rng.normal(size=(2, K + 1, 12, 12)).astype(np.float32))
+    codec = PixelClassCodec(48, 4, support_window=1)
+    probs = codec.probabilities(logits)
+    _, scores = codec.decode_maps(probs)
+    np.testing.assert_allclose(scores, probs[:, :K].flatten(2).max(dim=2).values.numpy(), rtol=1e-6)

@@ -18,19 +18,20 @@ class ScriptedPredictor:
         self.rough_centre, self.spread, self.rough_score = np.asarray(rough_centre, np.float32), spread, rough_score
         self.crop_runs = 0
 
-    def predict_images(self, images):
+    def predict_images(self, images, with_support=False):
         offsets = np.linspace(-self.spread, self.spread, K, dtype=np.float32)
         xy = np.repeat(self.rough_centre[None, None], len(images), axis=0).repeat(K, axis=1)
         xy[..., 1] += offsets
-        return xy, np.full((len(images), K), self.rough_score, np.float32)
+        scores = np.full((len(images), K), self.rough_score, np.float32)
+        return (xy, scores, scores * 0.5) if with_support else (xy, scores)
 
-    def predict_crops(self, crops):
+    def predict_crops(self, crops, with_support=False):
         self.crop_runs += len(crops)
         half = self.input_size // 2
         upright = crops[:, :half].mean(axis=(1, 2, 3)) > crops[:, half:].mean(axis=(1, 2, 3))
         xy = np.full((len(crops), K, 2), (self.input_size - 1) / 2, np.float32)
         scores = np.where(upright, 0.9, 0.1)[:, None].repeat(K, axis=1).astype(np.float32)
-        return xy, scores
+        return (xy, scores, scores * 0.5) if with_support else (xy, scores)
 
 
 def top_bright_image(height=200, width=300):
@@ -47,7 +48,7 @@ def test_second_look_keeps_the_upright_crop_and_returns_image_pixels():
     np.testing.assert_allclose(scores, 0.9)
     # The crop is centred on the rough joints' box, so its centre maps back to the box centre in image pixels.
     np.testing.assert_allclose(xy, np.broadcast_to([120.0, 90.0], (2, K, 2)), atol=1e-3)
-    assert predictor.crop_runs == 8  # three scales upright and one turned, for each image, in batches of three
+    assert predictor.crop_runs == 8  # three scales upright and one turned, for each image, in one batch
 
 
 def test_a_worse_second_look_keeps_the_whole_image_answer():
