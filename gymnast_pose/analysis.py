@@ -125,7 +125,8 @@ def iter_analyze_video(path, options: AnalysisOptions | None = None, cancel: Can
         estimator = estimator or load_estimator(options)
         # auto resolves to different arithmetic on different CPUs, whose outputs differ slightly: key on the result
         arithmetic = getattr(estimator.predictor, "arithmetic", options.precision)
-        key = settings_key({**options.cache_settings(), "arithmetic": arithmetic})
+        codec = getattr(getattr(estimator.predictor, "codec", None), "params", dict)()  # how maps become joints
+        key = settings_key({**options.cache_settings(), "arithmetic": arithmetic, "codec": codec})
         if options.use_cache:
             hit = load_cached(fingerprint, estimator.model_hash, key)
             if hit is not None:

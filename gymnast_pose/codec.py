@@ -97,22 +97,27 @@ def _window_sums(maps: torch.Tensor, window: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(maps, window, 1, window // 2, count_include_pad=True) * window**2
 
 
+def _near(probs: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """probs (B, K, H, W) kept only on the 3 x 3 cells around each keypoint's cell ``uv.round()`` (B, K, 2)."""
+    _, _, h, w = probs.shape
+    cell = uv.round().long()
+    rows = torch.arange(h, device=probs.device)[None, None, :, None]
+    cols = torch.arange(w, device=probs.device)[None, None, None, :]
+    near = ((rows - cell[..., 1, None, None]).abs() <= 1) & ((cols - cell[..., 0, None, None]).abs() <= 1)
+    return probs * near
+
+
 def _settle(probs: torch.Tensor, uv: torch.Tensor, found: torch.Tensor):
     """Each keypoint at the most probable of the 3 x 3 cells around its chosen cell, refined to sub-cell precision.
 
     probs (B, K, H, W); uv (B, K, 2) map coordinates of the chosen cells; found (B, K) bool, False where nothing
     was found (those keep ``uv`` and get score 0). Returns uv (B, K, 2), peak (B, K) and the 3 x 3 mean (B, K).
     """
-    b, k, h, w = probs.shape
-    cell = uv.round().long()
-    rows = torch.arange(h, device=probs.device)[None, None, :, None]
-    cols = torch.arange(w, device=probs.device)[None, None, None, :]
-    near = ((rows - cell[..., 1, None, None]).abs() <= 1) & ((cols - cell[..., 0, None, None]).abs() <= 1)
-    masked = probs * near
+    masked = _near(probs, uv)
     new_uv, peak = _refine_peaks(masked, masked)
-    mean3 = masked.sum(dim=(2, 3)) / 9
     found = found & (peak > 0)
     zero = torch.zeros_like(peak)
+    mean3 = masked.sum(dim=(2, 3)) / 9
     return torch.where(found[..., None], new_uv, uv), torch.where(found, peak, zero), torch.where(found, mean3, zero)
 
 
@@ -175,19 +180,25 @@ class PixelClassCodec:
         return self.decode_maps(self.probabilities(output))
 
     @torch.no_grad()
-    def decode_maps(self, probs: torch.Tensor, bone_prior: bool = False, with_support: bool = False):
+    def decode_maps(self, probs: torch.Tensor, bone_prior: bool = False, with_support: bool = False,
+                    window: int | None = None):
         """Probabilities (B, K + 1, H, W) (e.g. averaged over test-time flips) -> keypoints (B, K, 2) in input
         pixels and scores (B, K), as in the module docstring; ``with_support`` adds the support (B, K) in [0, 1].
+        ``window`` overrides ``support_window`` (the video tracker decodes with 1, ``estimator.EstimatorConfig``).
 
         ``bone_prior``: a limb joint beyond any bone's reach of its parent takes the best block within reach
         (``gymnast_pose.bone_prior``; the app's default, off for training's validation curves).
         """
         probs = probs[:, :K].float()
-        support = _window_sums(probs, self.support_window)
+        window = self.support_window if window is None else window
+        support = _window_sums(probs, window)
         uv, best = _refine_peaks(support, probs)
         if bone_prior:
             uv, best, _ = apply_bone_prior(support, uv, best, _refine_peaks)
-        uv, peak, mean3 = _settle(probs, uv, best > 0)
+        if window > 1:
+            uv, peak, mean3 = _settle(probs, uv, best > 0)
+        else:  # the plain arg-max, refined by the centroid of its own 3 x 3 cells
+            peak, mean3 = best, _near(probs, uv).sum(dim=(2, 3)) / 9 * (best > 0)
         xy = self.geometry.to_input(uv).cpu().numpy().astype(np.float32)
         if with_support:
             return xy, peak.cpu().numpy().astype(np.float32), mean3.cpu().numpy().astype(np.float32)

@@ -98,6 +98,9 @@ class EstimatorConfig:
     hold_fraction: float = 0.07  # the crop stays put while its target moves less than this x its side (steadier)
     max_jump: float = 0.5  # a pose whose joints moved (median) more than this many torso lengths per frame ...
     max_speed: float = 45.0  # ... or this many per second / fps, whichever allows more, is somebody else
+    # each joint at its single most probable cell: the 3 x 3 blocks the still-image path decodes with
+    # (codec.PixelClassCodec) made the skeleton less steady on the real clips (benchmarks/README.md)
+    support_window: int = 1
 
     def locator(self, width: int, height: int) -> LocatorSettings:
         return LocatorSettings(self.crop_scale, self.joint_threshold, self.person_threshold,
@@ -191,7 +194,8 @@ def is_cancelled(cancel: Cancel) -> bool:
 
 class PoseEstimator:
     """Keypoints of one athlete per frame; see the module docstring. ``predictor`` is a ``PosePredictor`` (or
-    anything with ``input_size``, ``device`` and ``predict_crops(crops (N, S, S, 3) uint8) -> (xy, scores)``)."""
+    anything with ``input_size``, ``device`` and
+    ``predict_crops(crops (N, S, S, 3) uint8, window=...) -> (xy, scores)``)."""
 
     def __init__(self, predictor: PosePredictor, config: EstimatorConfig | None = None):
         self.predictor = predictor
@@ -228,7 +232,7 @@ class PoseEstimator:
             crops[i], mats[i] = crop[0], mat[0]
             if hidden is not None and hidden[i]:
                 crops[i] = hide_in_crop(crops[i], mats[i], hidden[i])
-        xy, scores = self.predictor.predict_crops(crops)
+        xy, scores = self.predictor.predict_crops(crops, window=self.config.support_window)
         self.crops_run += len(jobs)
         return crop_to_image(np.asarray(xy, np.float64), mats).astype(np.float32), np.asarray(scores, np.float32)
 

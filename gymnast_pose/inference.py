@@ -266,17 +266,18 @@ class PosePredictor:
             maps.append(out.float())
         return torch.cat(maps) if maps else torch.empty(0)
 
-    def predict_crops(self, crops: np.ndarray, with_support: bool = False):
+    def predict_crops(self, crops: np.ndarray, with_support: bool = False, window: int | None = None):
         """crops (N, S, S, 3) uint8 RGB -> keypoints (N, K, 2) in crop pixels, scores (N, K); ``with_support``
-        adds each joint's support (N, K) (``codec.PixelClassCodec``; the score again for a heatmap codec)."""
+        adds each joint's support (N, K) (``codec.PixelClassCodec``; the score again for a heatmap codec), and
+        ``window`` overrides the codec's support window (``PixelClassCodec.decode_maps``)."""
         if len(crops) == 0:
             empty = np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
             return (*empty, empty[1]) if with_support else empty
         maps = self.probability_maps(crops)
+        if isinstance(self.codec, PixelClassCodec):
+            return self.codec.decode_maps(maps, self.bone_prior, with_support=with_support, window=window)
         if not with_support:
             return self.codec.decode_maps(maps, self.bone_prior)
-        if isinstance(self.codec, PixelClassCodec):
-            return self.codec.decode_maps(maps, self.bone_prior, with_support=True)
         xy, scores = self.codec.decode_maps(maps, self.bone_prior)
         return xy, scores, scores.copy()
 

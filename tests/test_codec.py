@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gymnast_pose.codec import GaussianHeatmapCodec, MapGeometry, PixelClassCodec, codec_from_params
+from gymnast_pose.codec import GaussianHeatmapCodec, MapGeometry, PixelClassCodec, _refine_peaks, codec_from_params
 from gymnast_pose.skeleton import FLIP_PERMUTATION, JOINT_NAMES, LEFT_RIGHT_PAIRS, K
 
 
@@ -133,5 +133,9 @@ def test_window_one_is_the_plain_arg_max():
     logits = torch.from_numpy(rng.normal(size=(2, K + 1, 12, 12)).astype(np.float32))
     codec = PixelClassCodec(48, 4, support_window=1)
     probs = codec.probabilities(logits)
-    _, scores = codec.decode_maps(probs)
+    xy, scores = codec.decode_maps(probs)
     np.testing.assert_allclose(scores, probs[:, :K].flatten(2).max(dim=2).values.numpy(), rtol=1e-6)
+    uv, _ = _refine_peaks(probs[:, :K], probs[:, :K])  # the arg-max cell, refined by its 3 x 3 centroid
+    np.testing.assert_allclose(xy, codec.geometry.to_input(uv).numpy(), atol=1e-5)
+    xy3, _ = PixelClassCodec(48, 4).decode_maps(probs, window=1)  # the tracker's override gives the same
+    np.testing.assert_allclose(xy3, xy, atol=1e-6)

@@ -7,6 +7,7 @@ deterministic and the athlete is found in every frame.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -38,7 +39,7 @@ class CentredFigurePredictor:
         self.input_size, self.device, self.model_hash, self.score = input_size, "cpu", "centred-figure", score
         self.crops_seen = 0
 
-    def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_crops(self, crops: np.ndarray, window=None) -> tuple[np.ndarray, np.ndarray]:
         n, s = len(crops), self.input_size
         self.crops_seen += n
         xy = np.broadcast_to((FIGURE - 0.5) * s + (s - 1) / 2, (n, K, 2)).astype(np.float32)
@@ -208,3 +209,13 @@ def test_blank_frames_hold_nobody_and_keep_the_track():
     result = PoseEstimator(CentredFigurePredictor()).track(Reader())
     assert result.found.tolist() == [True] * 4 + [False] * 2 + [True] * 4
     assert np.isnan(result.keypoints[4:6, :, :2]).all() and (result.keypoints[4:6, :, 2] == 0).all()
+
+
+def test_another_decoding_of_the_same_model_is_cached_apart(tiny_model, video, cache):
+    """The cache key holds the codec's parameters: decoding the same maps differently must not reuse old poses."""
+    estimator = PoseEstimator.from_model(tiny_model, device="cpu")
+    list(iter_analyze_video(video, AnalysisOptions(), None, estimator))
+    assert list(iter_analyze_video(video, AnalysisOptions(), None, estimator))[-1].cached
+    estimator.predictor.codec = dataclasses.replace(estimator.predictor.codec, support_window=1)
+    steps = list(iter_analyze_video(video, AnalysisOptions(), None, estimator))
+    assert not steps[-1].cached and len(list(cache.iterdir())) == 2
