@@ -114,7 +114,8 @@ def main(argv=None):
     p.add_argument("--model", action="append", required=True, help="checkpoint(s); repeat to compare")
     p.add_argument("--data", required=True, help="dataset spec, e.g. lsp:../shared/data/lspet:9001-10000")
     p.add_argument("--input-size", type=int, default=None)
-    p.add_argument("--flip", action="store_true", help="average with the mirrored image")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                   help="average each look with its mirror image, as `pose` does (default on)")
     p.add_argument("--single-pass", action="store_true",
                    help="only the whole-image pass (default: also a second look at the person, as `pose` does)")
     p.add_argument("--no-bone-prior", action="store_true",

@@ -59,7 +59,7 @@ def test_folder_images_get_14_keypoints_in_their_own_pixels(env, folder, tmp_pat
     assert run_pose(folder, "--json", out, "--device", "cpu") == 0
     document = json.loads(out.read_text())
     assert list(document) == ["a_tall", "b_wide", "c_upper", "d"]  # sorted, image suffixes only, any case
-    predictor = PosePredictor(env, device="cpu")
+    predictor = PosePredictor(env, device="cpu", flip=True)  # each look is averaged with its mirror image
     for name, filename in [("a_tall", "a_tall.jpg"), ("b_wide", "b_wide.png"), ("d", "d.bmp")]:
         joints = np.array(document[name], dtype=np.float64)
         assert joints.shape == (K, 3) and np.isfinite(joints).all()
@@ -101,6 +101,21 @@ def test_same_name_with_another_extension_keeps_its_extension(env, tmp_path, cap
     assert run_pose(tmp_path, "--json", out) == 0
     assert list(json.loads(out.read_text())) == ["jump", "jump.png"]
     assert "stored as 'jump.png'" in capsys.readouterr().err
+
+
+def test_no_flip_runs_each_look_once(env, folder, tmp_path, monkeypatch):
+    flips = []
+    real = PosePredictor.probability_maps
+
+    def spy(self, crops):
+        flips.append(self.flip)
+        return real(self, crops)
+
+    monkeypatch.setattr(PosePredictor, "probability_maps", spy)
+    assert run_pose(folder, "--json", tmp_path / "a.json") == 0
+    assert run_pose(folder, "--json", tmp_path / "b.json", "--no-flip") == 0
+    assert flips[0] and not flips[-1]
+    assert json.loads((tmp_path / "a.json").read_text()) != json.loads((tmp_path / "b.json").read_text())
 
 
 def test_images_are_batched(env, folder, tmp_path, monkeypatch):

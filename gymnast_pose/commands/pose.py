@@ -1,7 +1,8 @@
 """``gymnast-pose pose IMAGE_OR_DIR... --json OUT.json``: keypoints for still images, each one person's crop.
 
 Every image is letterboxed whole into the network, then the network looks again at a crop around the person it
-found (``image_pose.predict_image_poses``; ``--single-pass`` skips the second look), in batches of ``BATCH``
+found (``image_pose.predict_image_poses``; ``--single-pass`` skips the second look); each look is also run
+mirrored and the two probability maps averaged (``--no-flip`` skips that). Images go in batches of ``BATCH``
 images, so a folder of thousands of photos needs little memory. Folders are expanded to their image files
 (``IMAGE_SUFFIXES``, not recursive), sorted by name. The JSON maps each image's file name without extension to its
 14 keypoints ``[x, y, score]`` in LSP-14 order (``skeleton.JOINT_NAMES``), x and y in the image's own pixels (origin
@@ -48,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the network runs (default auto: CUDA, then MPS, then CPU)")
     parser.add_argument("--single-pass", action="store_true",
                         help="only look at the whole image (about 5x faster, less accurate)")
+    parser.add_argument("--no-flip", dest="flip", action="store_false",
+                        help="do not also run each look mirrored (about 2x faster, less accurate)")
     add_precision_argument(parser)
 
 
@@ -131,7 +134,7 @@ def _load_predictor(args: argparse.Namespace):
     from gymnast_pose.model import ModelFileError
 
     try:
-        return PosePredictor(args.model, device=check_device(args.device), precision=args.precision)
+        return PosePredictor(args.model, device=check_device(args.device), precision=args.precision, flip=args.flip)
     except ModelFileError as exc:
         hint = "" if args.model or os.environ.get("GYMNAST_POSE_MODEL") else \
             " (give a model with --model PATH or the GYMNAST_POSE_MODEL environment variable)"
