@@ -10,7 +10,8 @@ The target is a class-index map (H, W) that holds k at the cell of keypoint k an
 output, logits (K + 1, H, W), is turned into per-pixel probabilities by a softmax over classes. Keypoint k is placed
 in the ``support_window`` x ``support_window`` block of cells with the most probability of class k (its *support*:
 the network spreads a keypoint over the cells around it, and a lone strong cell is more often a false peak than a
-block of fairly strong ones), then at the most probable cell of the 3 x 3 cells around that block's centre, refined
+block of fairly strong ones; 5 x 5 by default, chosen on training and validation images, REPORT.md section 4g;
+among blocks of equal sum the one centred on the more probable cell wins), then at the most probable cell of the 3 x 3 cells around that block's centre, refined
 to sub-cell precision by their probability-weighted centroid. Its score is that cell's probability (an honest
 probability, not a Gaussian "confidence"); ``decode_maps(..., with_support=True)`` also gives the support, the mean
 probability of the 3 x 3 cells, which compares how sure two looks at one person are. ``support_window = 1`` is the
@@ -97,6 +98,16 @@ def _window_sums(maps: torch.Tensor, window: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(maps, window, 1, window // 2, count_include_pad=True) * window**2
 
 
+def _block_support(probs: torch.Tensor, window: int) -> torch.Tensor:
+    """probs (B, K, H, W) -> the ``window`` block sums, ties broken by the centred smaller blocks: for 5 x 5, the
+    sum of the 5 x 5 block + 1e-3 x its centre 3 x 3 block + 1e-6 x its centre cell (float64), so that of the blocks
+    that hold a lone cell, or a 3 x 3 patch, the one centred on it wins."""
+    support = torch.zeros_like(probs, dtype=torch.float64)
+    for level, side in enumerate(range(window, 0, -2)):
+        support += _window_sums(probs.double(), side) * 1e-3**level
+    return support
+
+
 def _near(probs: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """probs (B, K, H, W) kept only on the 3 x 3 cells around each keypoint's cell ``uv.round()`` (B, K, 2)."""
     _, _, h, w = probs.shape
@@ -127,7 +138,7 @@ class PixelClassCodec:
 
     input_size: int = 192
     stride: int = 4
-    support_window: int = 3
+    support_window: int = 5
     name: str = "pixel_class"
 
     @property
@@ -191,7 +202,7 @@ class PixelClassCodec:
         """
         probs = probs[:, :K].float()
         window = self.support_window if window is None else window
-        support = _window_sums(probs, window)
+        support = _block_support(probs, window)
         uv, best = _refine_peaks(support, probs)
         if bone_prior:
             uv, best, _ = apply_bone_prior(support, uv, best, _refine_peaks)
