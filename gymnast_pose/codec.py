@@ -11,8 +11,8 @@ output, logits (K + 1, H, W), is turned into per-pixel probabilities by a softma
 in the ``support_window`` x ``support_window`` block of cells with the most probability of class k (its *support*:
 the network spreads a keypoint over the cells around it, and a lone strong cell is more often a false peak than a
 block of fairly strong ones; 5 x 5 by default, chosen on training and validation images, REPORT.md section 4g;
-among blocks of equal sum the one centred on the more probable cell wins), then at the most probable cell of the 3 x 3 cells around that block's centre, refined
-to sub-cell precision by their probability-weighted centroid. Its score is that cell's probability (an honest
+among blocks of equal sum the one centred on the more probable cells wins), then at the most probable cell of
+the 3 x 3 cells around that block's centre, refined to sub-cell precision by their probability-weighted centroid. Its score is that cell's probability (an honest
 probability, not a Gaussian "confidence"); ``decode_maps(..., with_support=True)`` also gives the support, the mean
 probability of the 3 x 3 cells, which compares how sure two looks at one person are. ``support_window = 1`` is the
 plain arg-max of single cells (the decoding before 2026-12-04).
