@@ -5,17 +5,18 @@ H = W = S // s the output map side. Coordinates are 0-based with pixel centres o
 the map coordinate u = (x + 0.5) / s - 0.5 and back with x = (u + 0.5) * s - 0.5.
 
 ``PixelClassCodec`` is the seed formulation (Pronichkin & Kumskov, "Human pose estimation as a classification
-problem"): every output cell is classified into K + 1 classes, the K keypoints plus background (class index K).
-The target is a class-index map (H, W) that holds k at the cell of keypoint k and K everywhere else. The network's
+problem"): every output cell is classified into K + 1 classes, the K keypoints plus background (class index K). The
+target is a class-index map (H, W) that holds k at the cell of keypoint k and K everywhere else. The network's
 output, logits (K + 1, H, W), is turned into per-pixel probabilities by a softmax over classes. Keypoint k is placed
 in the ``support_window`` x ``support_window`` block of cells with the most probability of class k (its *support*:
 the network spreads a keypoint over the cells around it, and a lone strong cell is more often a false peak than a
-block of fairly strong ones; 5 x 5 by default, chosen on training and validation images, REPORT.md section 4g;
-among blocks of equal sum the one centred on the more probable cells wins), then at the most probable cell of
-the 3 x 3 cells around that block's centre, refined to sub-cell precision by their probability-weighted centroid. Its score is that cell's probability (an honest
-probability, not a Gaussian "confidence"); ``decode_maps(..., with_support=True)`` also gives the support, the mean
-probability of the 3 x 3 cells, which compares how sure two looks at one person are. ``support_window = 1`` is the
-plain arg-max of single cells (the decoding before 2026-12-04).
+block of fairly strong ones; 5 x 5 by default, chosen on training and validation images, REPORT.md section 4g; among
+blocks of equal sum the one centred on the more probable cells wins), then at the most probable cell of the 3 x 3
+cells around that block's centre, refined to sub-cell precision by their probability-weighted centroid. Its score is
+that cell's probability (an honest probability, not a Gaussian "confidence"); ``decode_maps(...,
+with_support=True)`` also gives the support, the mean probability of the 3 x 3 cells, which compares how sure two
+looks at one person are. ``support_window = 1`` is the plain arg-max of single cells (the decoding before
+2026-12-04).
 
 ``GaussianHeatmapCodec`` is the regression baseline: a target heatmap (K, H, W) per keypoint with a Gaussian of
 sigma 1.5 cells at the keypoint, fitted with MSE. Decoding takes the arg-max and refines it with a parabola through the
