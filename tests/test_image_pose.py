@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from gymnast_pose.image_pose import predict_image_poses
+from gymnast_pose.image_pose import fuse_agreeing_looks, predict_image_poses
 from gymnast_pose.inference import Region, crop_regions, crop_to_image
 from gymnast_pose.skeleton import K
 
@@ -54,9 +54,39 @@ def test_second_look_keeps_the_upright_crop_and_returns_image_pixels():
 def test_a_worse_second_look_keeps_the_whole_image_answer():
     predictor = ScriptedPredictor(rough_centre=(120.0, 90.0), rough_score=0.95)
     first_xy, _ = predictor.predict_images([top_bright_image()])
-    xy, scores = predict_image_poses(predictor, [top_bright_image()])
+    xy, scores = predict_image_poses(predictor, [top_bright_image()], agree_radius=0.0)
     np.testing.assert_allclose(scores, 0.95)
     np.testing.assert_allclose(xy, first_xy)
+
+
+def test_looks_that_agree_with_the_winner_are_averaged_by_support():
+    # The whole-image look wins (support 0.475 against the crops' 0.45); its joints lie 0 to 20 px from the point
+    # where the crops put every joint, and its extent is 40 px, so a radius of 0.1 x 40 px takes in the crops'
+    # answer only for the joints within 4 px.
+    predictor = ScriptedPredictor(rough_centre=(120.0, 90.0), rough_score=0.95)
+    first_xy, _ = predictor.predict_images([top_bright_image()])
+    xy, scores = predict_image_poses(predictor, [top_bright_image()], agree_radius=0.1)
+    np.testing.assert_allclose(scores, 0.95)  # the winner's own scores
+    offset = first_xy[0, :, 1] - 90.0
+    near = np.abs(offset) <= 4.0
+    assert 0 < near.sum() < K
+    np.testing.assert_allclose(xy[0, ~near], first_xy[0, ~near])
+    # Near joints: the winner (weight 0.475) and three upright crops at the centre (0.45 each); the turned crop
+    # (0.05) also sits there.
+    expected = 90.0 + offset[near] * 0.475 / (0.475 + 3 * 0.45 + 0.05)
+    np.testing.assert_allclose(xy[0, near, 1], expected, atol=1e-3)
+    np.testing.assert_allclose(xy[0, near, 0], 120.0, atol=1e-3)
+
+
+def test_fusing_needs_a_framed_winner():
+    looks = np.zeros((2, K, 2), np.float32)
+    looks[1] += 1.0
+    looks[0, 3] = np.nan
+    fused = fuse_agreeing_looks(looks, np.ones((2, K), np.float32), winner=0, radius=0.5)
+    assert np.isnan(fused[3]).all()  # a joint the winner did not find stays missing
+    np.testing.assert_allclose(fused[0], [0.0, 0.0])  # every finite joint sits at 0: extent 0, nothing else agrees
+    single = np.array([[[5.0, 5.0]] + [[np.nan, np.nan]] * (K - 1)], np.float32)
+    assert np.array_equal(fuse_agreeing_looks(single, np.ones((1, K)), 0, 0.5), single[0], equal_nan=True)
 
 
 def test_single_pass_and_unframed_people_skip_the_second_look():
