@@ -7,7 +7,9 @@ For every input size S (the given sizes plus the model's own input size) and bat
 ``predict_crops`` on B crops (N, S, S, 3) uint8: normalisation, the network (batch-norm fused, channels-last;
 ``--precision`` auto: float16 on CUDA, bfloat16 on CPUs with AVX512-BF16/AMX, else float32), the codec's
 probabilities and the decoding to keypoints, i.e. everything between a crop and its keypoints.
-Cropping the frame is not included (``bench_video.py`` measures the whole pipeline).
+Cropping the frame is not included (``bench_video.py`` measures the whole pipeline). ``--support-window 1`` times the
+video tracker's single-cell decoding (``EstimatorConfig.support_window``), the default the codec's own (5 x 5 blocks,
+as for stills); ``--flip`` adds the mirrored run that stills use (twice the network's work).
 
 * crops: real hold-out person crops from ``data_cache/lspet_holdout_176.npz`` resized to S when that store
   exists, otherwise random noise (the time does not depend on the content);
@@ -108,13 +110,14 @@ def run(args: argparse.Namespace) -> dict:
     for size in sizes:
         for batch in args.batches:
             predictor = PosePredictor(model, device=args.device, input_size=size, batch_size=batch,
-                                      precision=args.precision)
+                                      precision=args.precision, flip=args.flip)
             torch.set_num_threads(args.threads)
             crops = crops_at(base, size, batch)
-            times = time_calls(lambda p=predictor, c=crops: p.predict_crops(c), predictor.device,
-                               args.warmup, args.repeats)
+            times = time_calls(lambda p=predictor, c=crops: p.predict_crops(c, window=args.support_window),
+                               predictor.device, args.warmup, args.repeats)
             median = statistics.median(times)
-            row = {"size": size, "batch": batch, "dtype": predictor.arithmetic,
+            row = {"size": size, "batch": batch, "dtype": predictor.arithmetic, "flip": args.flip,
+                   "support_window": args.support_window or getattr(predictor.codec, "support_window", None),
                    "ms_per_batch_median": 1e3 * median,
                    "ms_per_batch_best": 1e3 * min(times), "ms_per_crop": 1e3 * median / batch,
                    "crops_per_s": batch / median}
@@ -136,6 +139,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16 or int8 (inference.uses_int8)")
+    parser.add_argument("--support-window", type=int, default=None,
+                        help="decoding block (1 = the video tracker's single cell; default: the codec's)")
+    parser.add_argument("--flip", action="store_true", help="also run each crop mirrored, as stills do")
     parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/inference_<device>.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
