@@ -4,10 +4,15 @@
   (1 - p(background), i.e. the sum over the 14 keypoint classes) next to the regression model's heatmaps (maximum
   over the 14 channels), both after the same training budget, overlaid on the image.
 * ``training_curves``: validation PCK@0.2 per epoch for each run's log.jsonl.
+* ``per_joint_bars``: PCK@0.2 per joint of several methods, from ``evaluate.py --json`` files (every method in each
+  file: ``gymnast_pose``, ``mediapipe``, a checkpoint's name), as grouped bars; a method without a joint (MediaPipe
+  has no head top) leaves its bar out.
 
     python -m model_training.report_figures maps --cls runs/cls/best.pt --reg runs/reg/best.pt \\
         --data lsp:../shared/data/lspet:9001-10000 --out model_training/figures/confidence_maps.png
     python -m model_training.report_figures curves runs/cls/log.jsonl runs/reg/log.jsonl --out curves.png
+    python -m model_training.report_figures joints before.json after.json --labels before after mediapipe \
+        --out per_joint.png
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import cv2
 import numpy as np
 
 from gymnast_pose.inference import PosePredictor, Region, crop_regions
-from gymnast_pose.skeleton import EDGES, K
+from gymnast_pose.skeleton import EDGES, JOINT_NAMES, K
 from model_training.datasets import read_dataset
 
 
@@ -88,6 +93,39 @@ def training_curves(logs: list[str], out, key: str = "val_pck@0.2"):
     fig.savefig(out)
 
 
+def per_joint_bars(jsons: list[str], out, labels: list[str] | None = None, alpha: str = "pck@0.2"):
+    """Grouped bars of ``alpha`` per joint (JOINT_NAMES order, then the 12 limbs and all 14) -> PNG ``out``.
+
+    Methods are taken in file order and, within a file, in the order evaluate.py wrote them; ``labels`` renames
+    them in that order. MediaPipe's "all" (it has no head top) and its head top are left out.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [(name, table[alpha]) for path in jsons
+               for name, table in json.loads(Path(path).read_text())["results"].items()]
+    names = labels or [name for name, _ in methods]
+    if len(names) != len(methods):
+        raise ValueError(f"{len(names)} labels for {len(methods)} methods")
+    rows = [*JOINT_NAMES, "limbs", "all"]
+    fig, ax = plt.subplots(figsize=(11, 3.8), dpi=120)
+    width = 0.8 / len(methods)
+    for m, ((source, table), label) in enumerate(zip(methods, names)):
+        skip = {"head_top", "all"} if source == "mediapipe" else set()
+        xs = [i + (m - (len(methods) - 1) / 2) * width for i, row in enumerate(rows) if row not in skip]
+        ax.bar(xs, [table[row] for row in rows if row not in skip], width, label=label)
+    ax.set_xticks(range(len(rows)), [r.replace("_", " ") for r in rows], rotation=45, ha="right")
+    ax.set_ylabel(alpha.upper() + " (hold-out)")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(ncols=len(methods), loc="upper left", fontsize=8)
+    fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -100,9 +138,15 @@ def main(argv=None):
     c = sub.add_parser("curves")
     c.add_argument("logs", nargs="+")
     c.add_argument("--out", required=True)
+    j = sub.add_parser("joints")
+    j.add_argument("jsons", nargs="+")
+    j.add_argument("--labels", nargs="*", default=None)
+    j.add_argument("--out", required=True)
     args = p.parse_args(argv)
     if args.what == "maps":
         confidence_maps(args.cls, args.reg, args.data, args.out, args.count)
+    elif args.what == "joints":
+        per_joint_bars(args.jsons, args.out, args.labels)
     else:
         training_curves(args.logs, args.out)
 
