@@ -97,10 +97,10 @@ def mediapipe_agreement(path: Path, smooth) -> dict:
 
 
 def analyse_clip(name: str, root: Path, rel: str, model: str | None, sheets: Path | None,
-                 precision: str = "auto", input_size: int | None = None) -> tuple[dict, object]:
+                 precision: str = "auto", input_size: int | None = None, flip: bool = False) -> tuple[dict, object]:
     path = root / rel
     t0 = time.perf_counter()
-    options = AnalysisOptions(model_path=model, smooth=False, precision=precision, input_size=input_size)
+    options = AnalysisOptions(model_path=model, smooth=False, precision=precision, input_size=input_size, flip=flip)
     raw = analyze_video(path, options=options)  # gaps filled, not smoothed
     seconds = time.perf_counter() - t0
     defaults = AnalysisOptions()
@@ -143,6 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
                    help="the network's arithmetic (auto: as the app chooses on this machine)")
     p.add_argument("--input-size", type=int, default=None, help="network input (default: as the app chooses)")
+    p.add_argument("--flip", action="store_true", help="run every crop also mirrored (analyze --flip)")
     p.add_argument("--clips", nargs="*", choices=list(CLIPS), default=None,
                    help="analyse only these clips (default: those the checks need)")
     p.add_argument("--mediapipe", action="store_true", help="also measure agreement with MediaPipe on every clip")
@@ -165,7 +166,7 @@ def main(argv=None) -> int:
         if name not in needed:
             continue
         clips[name], poses[name] = analyse_clip(name, args.videos, rel, args.model, args.sheets, args.precision,
-                                                   args.input_size)
+                                                   args.input_size, args.flip)
         if args.mediapipe:
             clips[name]["mediapipe"] = mediapipe_agreement(args.videos / rel, poses[name])
             m = clips[name]["mediapipe"]
@@ -214,7 +215,8 @@ def main(argv=None) -> int:
             continue
         scores[f"{a} vs {b}"] = {"score": round(c.score, 1), "mean_distance": round(c.mean_distance, 3)}
         print(f"{a} vs {b}: score {c.score:.1f}, mean distance {c.mean_distance:.3f} torso lengths")
-    result = {"model": args.model or "bundled", "load_average": os.getloadavg(), "clips": clips,
+    result = {"model": args.model or "bundled", "precision": args.precision, "flip": args.flip,
+              "load_average": os.getloadavg(), "clips": clips,
               "multiview_offsets": offsets, "scores": scores}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
