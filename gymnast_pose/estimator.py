@@ -209,8 +209,10 @@ class PoseEstimator:
     def from_model(cls, model_path=None, device: str = "auto", input_size: int | None = None, flip: bool = False,
                    config: EstimatorConfig | None = None, precision: str = "auto") -> PoseEstimator:
         """Load a checkpoint (default: the bundled model) onto ``device`` (auto: CUDA, MPS, CPU) with
-        ``precision`` (see ``inference.select_dtype``)."""
-        return cls(PosePredictor(model_path, device=device, input_size=input_size, flip=flip, precision=precision),
+        ``precision`` (see ``inference.select_dtype``), without its refinement stage if it has one (the tracker's
+        thresholds and smoothing were chosen on the head's own maps)."""
+        return cls(PosePredictor(model_path, device=device, input_size=input_size, flip=flip, precision=precision,
+                                 refinement=False),
                    config)
 
     @property

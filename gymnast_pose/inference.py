@@ -28,8 +28,9 @@ from gymnast_pose.model import (
     fuse_batchnorm,
     load_checkpoint,
     normalize_images,
+    without_refinement,
 )
-from gymnast_pose.quantized import CALIBRATION_KEY, int8_supported, quantized_network
+from gymnast_pose.quantized import CALIBRATION_KEY, REFINED_CALIBRATION_KEY, int8_supported, quantized_network
 from gymnast_pose.skeleton import FLIP_PERMUTATION, K
 
 PAD_VALUE = (127, 127, 127)
@@ -201,12 +202,14 @@ class PosePredictor:
     float32); ``flip`` averages the probabilities of
     each crop and its mirror image (about twice the cost, a little more accurate); ``bone_prior`` keeps each limb
     joint within a bone's reach of its parent (``gymnast_pose.bone_prior``); ``frozen`` runs the network as a
-    frozen TorchScript graph on the CPU (``frozen_for_cpu``: the same outputs, faster).
+    frozen TorchScript graph on the CPU (``frozen_for_cpu``: the same outputs, faster); ``refinement=False`` drops
+    the network's refinement stage, if it has one (``model.without_refinement``; the video tracker does, its int8
+    calibration is then ``CALIBRATION_KEY``'s, otherwise ``REFINED_CALIBRATION_KEY``'s).
     """
 
     def __init__(self, model_path=None, device: str = "auto", input_size: int | None = None,
                  precision: str = "auto", flip: bool = False, batch_size: int = 32, bone_prior: bool = True,
-                 frozen: bool = True):
+                 frozen: bool = True, refinement: bool = True):
         self.device = select_device(device)
         self.loaded: LoadedModel = load_checkpoint(model_path or bundled_model_path(), "cpu")
         self.codec = self.loaded.codec
@@ -218,17 +221,19 @@ class PosePredictor:
         self.flip = flip
         self.bone_prior = bone_prior
         self.batch_size = batch_size
-        calibration = self.loaded.metadata.get(CALIBRATION_KEY)
+        self.refinement = refinement and getattr(self.loaded.network, "refine", None) is not None
+        base = self.loaded.network if self.refinement else without_refinement(self.loaded.network)
+        calibration = self.loaded.metadata.get(REFINED_CALIBRATION_KEY if self.refinement else CALIBRATION_KEY)
         self.int8 = uses_int8(self.device, precision, calibration)
         if self.int8:  # not frozen: traced, it ran no faster and slowed at each new batch size
             try:
-                self.network = quantized_network(self.loaded.network, calibration)
+                self.network = quantized_network(base, calibration)
             except Exception as exc:  # a calibration of another network, or one this PyTorch cannot read
                 if precision == "int8":
                     raise ModelFileError(f"Model file {self.loaded.path}: {exc}") from exc
                 self.int8 = False  # auto: float32 then
         if not self.int8:
-            network = fuse_batchnorm(copy.deepcopy(self.loaded.network)).eval()
+            network = fuse_batchnorm(copy.deepcopy(base)).eval()
             network = network.to(self.device).to(memory_format=torch.channels_last)
             self.network = network.to(self.dtype)
             if self.dtype != torch.float32:

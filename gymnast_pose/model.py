@@ -19,9 +19,10 @@ network and codec from the file alone.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,18 @@ class PoseNet(nn.Module):
         if self.refine is not None:
             logits = logits + self.refine(y, logits)
         return logits
+
+
+def without_refinement(network: nn.Module) -> nn.Module:
+    """A copy of ``network`` without its refinement stage (the head's own logits), or ``network`` itself when it
+    has none. The video tracker reads these: its thresholds were chosen on them (estimator.PoseEstimator)."""
+    if getattr(network, "refine", None) is None:
+        return network
+    base = copy.deepcopy(network)
+    base.refine = None
+    if isinstance(getattr(base, "config", None), PoseNetConfig):
+        base.config = replace(base.config, refine_channels=0)  # so that it saves and loads as what it is
+    return base
 
 
 def normalize_images(images: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 import torch
 
 ENGINE = "x86"
-CALIBRATION_KEY = "int8_calibration"
+CALIBRATION_KEY = "int8_calibration"  # the network as the video tracker runs it (without refinement)
+REFINED_CALIBRATION_KEY = "int8_calibration_refined"  # with its refinement stage, for still images
 _OBSERVER_MARK = "activation_post_process"
 
 

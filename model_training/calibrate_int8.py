@@ -4,7 +4,9 @@ The activation ranges are measured on crops made the way the app makes them, fro
 the validation or hold-out images): each image letterboxed whole (the first look of ``gymnast-pose pose`` and of
 the video search), and cropped around its labelled joints at the tracker's scale, upright and turned by 180
 degrees (the tracked crop and the upside-down look). The checkpoint is rewritten atomically with an
-``int8_calibration`` entry; its weights are untouched, so float inference is bit for bit the same.
+``int8_calibration`` entry (the network as the video tracker runs it, without a refinement stage) and, for a
+network with a refinement stage, an ``int8_calibration_refined`` entry (the whole network, as still images run
+it); its weights are untouched, so float inference is bit for bit the same.
 
     python -m model_training.calibrate_int8 resources/gymnast_pose.pt --data lsp:../shared/data/lspet:1-300
 """
@@ -20,8 +22,14 @@ import torch
 
 from gymnast_pose.estimator import EstimatorConfig
 from gymnast_pose.inference import Region, crop_regions
-from gymnast_pose.model import load_checkpoint, normalize_images, read_checkpoint, write_checkpoint_payload
-from gymnast_pose.quantized import CALIBRATION_KEY, calibrate
+from gymnast_pose.model import (
+    load_checkpoint,
+    normalize_images,
+    read_checkpoint,
+    without_refinement,
+    write_checkpoint_payload,
+)
+from gymnast_pose.quantized import CALIBRATION_KEY, REFINED_CALIBRATION_KEY, calibrate
 from gymnast_pose.tracking import pose_box, region_around, turned
 from model_training.datasets import Sample, read_dataset
 from model_training.evaluate import load_rgb
@@ -54,10 +62,14 @@ def batches_of(crops: Iterator[np.ndarray], size: int = 32) -> Iterator[torch.Te
         yield normalize_images(torch.from_numpy(np.stack(pending)))
 
 
-def store_calibration(path, calibration: dict, data: str) -> Path:
-    """Rewrite checkpoint ``path`` with ``calibration`` (plus the data it came from) under ``int8_calibration``."""
+def store_calibration(path, calibration: dict, data: str, refined: dict | None = None) -> Path:
+    """Rewrite checkpoint ``path`` with ``calibration`` (plus the data it came from) under ``int8_calibration``
+    and ``refined`` under ``int8_calibration_refined`` (removed when None)."""
     payload = read_checkpoint(path)
     payload[CALIBRATION_KEY] = {**calibration, "data": data}
+    payload.pop(REFINED_CALIBRATION_KEY, None)
+    if refined is not None:
+        payload[REFINED_CALIBRATION_KEY] = {**refined, "data": data}
     return write_checkpoint_payload(path, payload)
 
 
@@ -70,8 +82,11 @@ def main(argv=None):
     loaded = load_checkpoint(args.checkpoint)
     size = int(args.input_size or loaded.metadata.get("inference", {}).get("input_size") or 256)
     samples = read_dataset(args.data)
-    calibration = calibrate(loaded.network, batches_of(calibration_crops(samples, size)), size)
-    out = store_calibration(args.checkpoint, calibration, args.data)
+    calibration = calibrate(without_refinement(loaded.network), batches_of(calibration_crops(samples, size)), size)
+    refined = None
+    if getattr(loaded.network, "refine", None) is not None:
+        refined = calibrate(loaded.network, batches_of(calibration_crops(samples, size)), size)
+    out = store_calibration(args.checkpoint, calibration, args.data, refined)
     print(f"calibrated on {calibration['crops']} crops of {len(samples)} images at {size} px; wrote {out} "
           f"({out.stat().st_size / 2**20:.1f} MB)")
 
