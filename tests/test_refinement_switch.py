@@ -57,7 +57,8 @@ def test_int8_calibrates_both_graphs_and_each_predictor_finds_its_own(tmp_path, 
     path = tmp_path / "refined.pt"
     save_checkpoint(path, refined_network(), PixelClassCodec(SIZE, 4))
     monkeypatch.setattr("model_training.calibrate_int8.read_dataset", lambda spec: [])
-    monkeypatch.setattr("model_training.calibrate_int8.calibration_crops", lambda samples, size: iter([figure_crops(8)]))
+    monkeypatch.setattr("model_training.calibrate_int8.calibration_crops",
+                        lambda samples, size: iter([figure_crops(8)]))
     calibrate_main([str(path), "--data", "generated", "--input-size", str(SIZE)])
     payload = torch.load(path, weights_only=True)
     assert payload[CALIBRATION_KEY]["graph"] != payload[REFINED_CALIBRATION_KEY]["graph"]
