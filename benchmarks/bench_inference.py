@@ -9,7 +9,8 @@ For every input size S (the given sizes plus the model's own input size) and bat
 probabilities and the decoding to keypoints, i.e. everything between a crop and its keypoints.
 Cropping the frame is not included (``bench_video.py`` measures the whole pipeline). ``--support-window 1`` times the
 video tracker's single-cell decoding (``EstimatorConfig.support_window``), the default the codec's own (5 x 5 blocks,
-as for stills); ``--flip`` adds the mirrored run that stills use (twice the network's work).
+as for stills); ``--flip`` adds the mirrored run that stills use (twice the network's work); ``--no-refinement``
+drops the network's refinement stage, as the video tracker does (``PosePredictor(refinement=False)``).
 
 * crops: real hold-out person crops from ``data_cache/lspet_holdout_176.npz`` resized to S when that store
   exists, otherwise random noise (the time does not depend on the content);
@@ -110,13 +111,14 @@ def run(args: argparse.Namespace) -> dict:
     for size in sizes:
         for batch in args.batches:
             predictor = PosePredictor(model, device=args.device, input_size=size, batch_size=batch,
-                                      precision=args.precision, flip=args.flip)
+                                      precision=args.precision, flip=args.flip, refinement=args.refinement)
             torch.set_num_threads(args.threads)
             crops = crops_at(base, size, batch)
             times = time_calls(lambda p=predictor, c=crops: p.predict_crops(c, window=args.support_window),
                                predictor.device, args.warmup, args.repeats)
             median = statistics.median(times)
             row = {"size": size, "batch": batch, "dtype": predictor.arithmetic, "flip": args.flip,
+                   "refinement": predictor.refinement,
                    "support_window": args.support_window or getattr(predictor.codec, "support_window", None),
                    "ms_per_batch_median": 1e3 * median,
                    "ms_per_batch_best": 1e3 * min(times), "ms_per_crop": 1e3 * median / batch,
@@ -142,6 +144,8 @@ def main(argv=None) -> None:
     parser.add_argument("--support-window", type=int, default=None,
                         help="decoding block (1 = the video tracker's single cell; default: the codec's)")
     parser.add_argument("--flip", action="store_true", help="also run each crop mirrored, as stills do")
+    parser.add_argument("--refinement", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the network's refinement stage, if it has one (stills do, video does not)")
     parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/inference_<device>.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
