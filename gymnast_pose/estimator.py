@@ -64,13 +64,14 @@ from gymnast_pose.tracking import (
     PoseBox,
     TrackState,
     is_blank,
+    is_upside_down,
     is_well_framed,
     region_around,
     turned,
     upright_angle,
 )
 
-ESTIMATOR_VERSION = 9  # bump whenever the tracking logic changes results: it is part of the pose cache key
+ESTIMATOR_VERSION = 10  # bump whenever the tracking logic changes results: it is part of the pose cache key
 
 Cancel = threading.Event | Callable[[], bool] | None
 
@@ -101,6 +102,9 @@ class EstimatorConfig:
     # each joint at its single most probable cell: the 3 x 3 blocks the still-image path decodes with
     # (codec.PixelClassCodec) made the skeleton less steady on the real clips (benchmarks/README.md)
     support_window: int = 1
+    # a crop turned upside down (an inverted athlete, whom the network saw less in training) is also run mirrored
+    # and the two maps averaged: steadier and closer to MediaPipe on the handstands (benchmarks/README.md)
+    mirror_turned: bool = True
 
     def locator(self, width: int, height: int) -> LocatorSettings:
         return LocatorSettings(self.crop_scale, self.joint_threshold, self.person_threshold,
@@ -234,9 +238,17 @@ class PoseEstimator:
             crops[i], mats[i] = crop[0], mat[0]
             if hidden is not None and hidden[i]:
                 crops[i] = hide_in_crop(crops[i], mats[i], hidden[i])
-        xy, scores = self.predictor.predict_crops(crops, window=self.config.support_window)
+        xy = np.zeros((len(jobs), K, 2), np.float64)
+        scores = np.zeros((len(jobs), K), np.float32)
+        mirror = np.array([self.config.mirror_turned and is_upside_down(region) for _, region in jobs], bool)
+        for members, flip in ((~mirror, None), (mirror, True)):  # None: the predictor's own setting
+            index = np.flatnonzero(members)
+            if len(index):
+                part_xy, part_scores = self.predictor.predict_crops(crops[index], window=self.config.support_window,
+                                                                    flip=flip)
+                xy[index], scores[index] = part_xy, part_scores
         self.crops_run += len(jobs)
-        return crop_to_image(np.asarray(xy, np.float64), mats).astype(np.float32), np.asarray(scores, np.float32)
+        return crop_to_image(xy, mats).astype(np.float32), scores
 
     # ---- single frames ------------------------------------------------------------------------------------------
     def locate(self, image: np.ndarray, box: SeedBox | PoseBox | None = None) -> FramePose:

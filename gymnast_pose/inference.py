@@ -253,9 +253,11 @@ class PosePredictor:
         return "int8" if self.int8 else str(self.dtype).replace("torch.", "")
 
     @torch.inference_mode()
-    def probability_maps(self, crops: np.ndarray) -> torch.Tensor:
+    def probability_maps(self, crops: np.ndarray, flip: bool | None = None) -> torch.Tensor:
         """crops (N, S, S, 3) uint8 RGB -> maps (N, C, S/4, S/4) float32 (probabilities or heatmaps). On CUDA each
-        batch goes through page-locked host memory and is copied asynchronously."""
+        batch goes through page-locked host memory and is copied asynchronously. ``flip`` overrides ``self.flip``
+        for this call."""
+        flip = self.flip if flip is None else flip
         maps = []
         cuda = self.device.type == "cuda"
         for start in range(0, len(crops), self.batch_size):
@@ -264,21 +266,23 @@ class PosePredictor:
             x = normalize_images(batch)
             x = x.contiguous() if self.int8 else x.contiguous(memory_format=torch.channels_last).to(self.dtype)
             out = self.codec.probabilities(self.network(x))
-            if self.flip:
+            if flip:
                 flipped = self.codec.probabilities(self.network(x.flip(-1))).flip(-1)
                 perm = list(FLIP_PERMUTATION) + list(range(K, flipped.shape[1]))
                 out = (out + flipped[:, perm]) / 2
             maps.append(out.float())
         return torch.cat(maps) if maps else torch.empty(0)
 
-    def predict_crops(self, crops: np.ndarray, with_support: bool = False, window: int | None = None):
+    def predict_crops(self, crops: np.ndarray, with_support: bool = False, window: int | None = None,
+                      flip: bool | None = None):
         """crops (N, S, S, 3) uint8 RGB -> keypoints (N, K, 2) in crop pixels, scores (N, K); ``with_support``
-        adds each joint's support (N, K) (``codec.PixelClassCodec``; the score again for a heatmap codec), and
-        ``window`` overrides the codec's support window (``PixelClassCodec.decode_maps``)."""
+        adds each joint's support (N, K) (``codec.PixelClassCodec``; the score again for a heatmap codec),
+        ``window`` overrides the codec's support window (``PixelClassCodec.decode_maps``) and ``flip`` the
+        predictor's ``flip``."""
         if len(crops) == 0:
             empty = np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
             return (*empty, empty[1]) if with_support else empty
-        maps = self.probability_maps(crops)
+        maps = self.probability_maps(crops, flip)
         if isinstance(self.codec, PixelClassCodec):
             return self.codec.decode_maps(maps, self.bone_prior, with_support=with_support, window=window)
         if not with_support:

@@ -97,6 +97,11 @@ def turned(region: Region) -> Region:
     return Region(region.cx, region.cy, region.side, (region.angle + 180.0) % 360)
 
 
+def is_upside_down(region: Region) -> bool:
+    """True when ``region``'s picture is turned by more than 90 degrees either way (an inverted athlete's crop)."""
+    return 90.0 < float(region.angle) % 360 < 270.0
+
+
 def is_well_framed(region: Region, box: PoseBox | None, crop_scale: float, tolerance: float = 0.35) -> bool:
     """True when ``box`` sits near the middle of ``region`` at about the intended size.
 

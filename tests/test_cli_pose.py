@@ -107,9 +107,9 @@ def test_no_flip_runs_each_look_once(env, folder, tmp_path, monkeypatch):
     flips = []
     real = PosePredictor.probability_maps
 
-    def spy(self, crops):
-        flips.append(self.flip)
-        return real(self, crops)
+    def spy(self, crops, flip=None):
+        flips.append(self.flip if flip is None else flip)
+        return real(self, crops, flip)
 
     monkeypatch.setattr(PosePredictor, "probability_maps", spy)
     assert run_pose(folder, "--json", tmp_path / "a.json") == 0

@@ -16,7 +16,8 @@ from helpers_video import make_test_video
 from model_fixtures import write_tiny_model
 
 from gymnast_pose.analysis import AnalysisOptions, iter_analyze_video
-from gymnast_pose.estimator import AnalysisCancelled, PoseEstimator, SeedBox, parse_box
+from gymnast_pose.estimator import AnalysisCancelled, EstimatorConfig, PoseEstimator, SeedBox, parse_box
+from gymnast_pose.inference import Region
 from gymnast_pose.skeleton import K
 from gymnast_pose.video import VideoSource
 
@@ -38,10 +39,12 @@ class CentredFigurePredictor:
     def __init__(self, input_size: int = 64, score: float = 0.9):
         self.input_size, self.device, self.model_hash, self.score = input_size, "cpu", "centred-figure", score
         self.crops_seen = 0
+        self.calls: list[tuple[int, bool | None]] = []  # (crops, flip) of every call
 
-    def predict_crops(self, crops: np.ndarray, window=None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_crops(self, crops: np.ndarray, window=None, flip=None) -> tuple[np.ndarray, np.ndarray]:
         n, s = len(crops), self.input_size
         self.crops_seen += n
+        self.calls.append((n, flip))
         xy = np.broadcast_to((FIGURE - 0.5) * s + (s - 1) / 2, (n, K, 2)).astype(np.float32)
         return xy.copy(), np.full((n, K), self.score, np.float32)
 
@@ -219,3 +222,17 @@ def test_another_decoding_of_the_same_model_is_cached_apart(tiny_model, video, c
     estimator.predictor.codec = dataclasses.replace(estimator.predictor.codec, support_window=1)
     steps = list(iter_analyze_video(video, AnalysisOptions(), None, estimator))
     assert not steps[-1].cached and len(list(cache.iterdir())) == 2
+
+
+def test_crops_turned_upside_down_are_also_run_mirrored():
+    frame = np.zeros((120, 160, 3), np.uint8)
+    regions = [Region(80, 60, 64, 0.0), Region(80, 60, 64, 180.0), Region(70, 60, 64, 0.0), Region(80, 50, 64, 170.0)]
+    predictor = CentredFigurePredictor()
+    xy, scores = PoseEstimator(predictor).infer([(frame, r) for r in regions])
+    assert predictor.calls == [(2, None), (2, True)]  # upright crops as the predictor is set, turned ones mirrored
+    # each result is back at its own job's place: a turned crop's figure comes out upside down in the frame
+    assert xy[1, 13, 1] > xy[1, 0, 1] and xy[0, 13, 1] < xy[0, 0, 1] and xy[3, 13, 1] > xy[3, 0, 1]
+    assert scores.shape == (4, K)
+    predictor = CentredFigurePredictor()
+    PoseEstimator(predictor, EstimatorConfig(mirror_turned=False)).infer([(frame, r) for r in regions])
+    assert predictor.calls == [(4, None)]
