@@ -65,7 +65,6 @@ def predict_image_poses(
         return xy, scores
     crop_xy, crop_scores, crop_support = predictor.predict_crops(np.concatenate(crops), with_support=True)
     crop_xy = crop_to_image(np.asarray(crop_xy, np.float64), np.concatenate(mats)).astype(np.float32)
-    crop_xy, crop_scores, crop_support = (np.asarray(a) for a in (crop_xy, crop_scores, crop_support))
     owners = np.asarray(owners)
     for i in np.unique(owners):  # the crops of all images were run in one batch
         mine = np.flatnonzero(owners == i)

@@ -233,7 +233,8 @@ class PosePredictor:
                     raise ModelFileError(f"Model file {self.loaded.path}: {exc}") from exc
                 self.int8 = False  # auto: float32 then
         if not self.int8:
-            network = fuse_batchnorm(copy.deepcopy(base)).eval()
+            own = copy.deepcopy(base) if base is self.loaded.network else base  # without_refinement copied already
+            network = fuse_batchnorm(own).eval()
             network = network.to(self.device).to(memory_format=torch.channels_last)
             self.network = network.to(self.dtype)
             if self.dtype != torch.float32:
