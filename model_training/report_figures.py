@@ -11,7 +11,7 @@
     python -m model_training.report_figures maps --cls runs/cls/best.pt --reg runs/reg/best.pt \\
         --data lsp:../shared/data/lspet:9001-10000 --out model_training/figures/confidence_maps.png
     python -m model_training.report_figures curves runs/cls/log.jsonl runs/reg/log.jsonl --out curves.png
-    python -m model_training.report_figures joints before.json after.json --labels before after mediapipe \
+    python -m model_training.report_figures joints before.json after.json --labels before after mediapipe \\
         --out per_joint.png
 """
 
