@@ -208,10 +208,15 @@ def init_from(network: PoseNet, path: str) -> None:
     """Copy a checkpoint's weights into ``network``. Layers the network adds may stay as initialised: a refinement
     stage (whose last convolution starts at zero) and extra basic blocks at the end of a stage (``--model
     '{"stage_blocks": [1, 2, 4, 3]}'``), whose last batch norm is set to zero so that each starts as the identity:
-    the grown network computes exactly what the checkpoint computed, and training starts from there."""
+    the grown network computes exactly what the checkpoint computed, and training starts from there. A network
+    built without a refinement stage (``--model '{"refine_channels": 0}'``) takes the checkpoint's base network and
+    leaves its refinement stage out."""
     old = load_checkpoint(path)
     old_blocks = tuple(old.network.config.stage_blocks)
-    missing, unexpected = network.load_state_dict(old.network.state_dict(), strict=False)
+    weights = old.network.state_dict()
+    if network.refine is None:
+        weights = {key: value for key, value in weights.items() if not key.startswith("refine.")}
+    missing, unexpected = network.load_state_dict(weights, strict=False)
     added = {_added_block(key, old_blocks) for key in missing if not key.startswith("refine.")}
     if unexpected or None in added:
         raise SystemExit(f"--init {path} does not fit this network: missing {missing[:5]}, unexpected "

@@ -162,3 +162,21 @@ def test_added_blocks_start_as_the_identity(tmp_path):
                                    **{**TINY_CONFIG, "stage_channels": (8, 16, 16, 16)}))
     with pytest.raises((SystemExit, RuntimeError)):
         train_module.init_from(narrow, str(path))
+
+
+def test_init_without_refinement_takes_the_base_network(tmp_path):
+    """A network built without a refinement stage, initialised from a checkpoint that has one, computes what that
+    checkpoint's base network (``without_refinement``) computes."""
+    from gymnast_pose.model import PoseNet, PoseNetConfig, save_checkpoint, without_refinement
+    refined = PoseNet(PoseNetConfig(out_channels=K + 1, block="basic", refine_channels=8, refine_dilations=(1, 2),
+                                    **TINY_CONFIG)).eval()
+    torch.nn.init.normal_(refined.refine.out.weight, std=0.5)  # a correction that changes the output
+    path = tmp_path / "refined.pt"
+    save_checkpoint(path, refined, PixelClassCodec(input_size=64))
+    base = PoseNet(PoseNetConfig(out_channels=K + 1, block="basic", **TINY_CONFIG))
+    train_module.init_from(base, str(path))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = without_refinement(load_checkpoint(path).network).eval()(x)
+        assert not torch.allclose(refined(x), expected, atol=1e-3)
+        assert torch.allclose(base.eval()(x), expected, atol=1e-5)
