@@ -36,7 +36,14 @@ import torch
 from gymnast_pose.codec import GaussianHeatmapCodec, PixelClassCodec
 from gymnast_pose.inference import cpu_has_fast_bfloat16
 from gymnast_pose.losses import HeatmapMSELoss, PixelClassLoss
-from gymnast_pose.model import PoseNet, PoseNetConfig, count_parameters, load_checkpoint, save_checkpoint
+from gymnast_pose.model import (
+    PoseNet,
+    PoseNetConfig,
+    count_parameters,
+    load_checkpoint,
+    save_checkpoint,
+    without_refinement,
+)
 from gymnast_pose.skeleton import PCK_TORSO_PAIR, K
 from model_training.augment import AugmentConfig, augment_batch
 from model_training.crop_store import CropStore
@@ -213,10 +220,8 @@ def init_from(network: PoseNet, path: str) -> None:
     leaves its refinement stage out."""
     old = load_checkpoint(path)
     old_blocks = tuple(old.network.config.stage_blocks)
-    weights = old.network.state_dict()
-    if network.refine is None:
-        weights = {key: value for key, value in weights.items() if not key.startswith("refine.")}
-    missing, unexpected = network.load_state_dict(weights, strict=False)
+    source = without_refinement(old.network) if network.refine is None else old.network
+    missing, unexpected = network.load_state_dict(source.state_dict(), strict=False)
     added = {_added_block(key, old_blocks) for key in missing if not key.startswith("refine.")}
     if unexpected or None in added:
         raise SystemExit(f"--init {path} does not fit this network: missing {missing[:5]}, unexpected "
