@@ -79,15 +79,17 @@ def training_curves(logs: list[str], out, key: str = "val_pck@0.2"):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
+    fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=120)
     for log in logs:
         rows = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
-        name = Path(log).parent.name if Path(log).name == "log.jsonl" else Path(log).stem.removeprefix("ablation_log_")
+        stem = Path(log).stem
+        # runs/NAME/log.jsonl -> NAME; figures/<anything>_log_NAME.jsonl -> NAME
+        name = Path(log).parent.name if stem == "log" else stem.split("_log_", 1)[-1]
         ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=name)
     ax.set_xlabel("epoch")
     ax.set_ylabel(key + " (validation crops)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
