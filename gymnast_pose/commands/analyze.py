@@ -90,31 +90,45 @@ def check_writable(path: Path, what: str, suffixes: tuple[str, ...]) -> Path:
 
 
 class ProgressBar:
-    """A one-line text progress bar on stderr, redrawn with ``\\r`` at most ``rate`` times a second."""
+    """Progress on stderr: on a terminal one line redrawn with ``\\r`` at most ``rate`` times a second; in a log
+    file or a pipe (``stream.isatty()`` false) one plain line per ``step`` of the total, so logs stay readable."""
 
-    def __init__(self, label: str, stream=None, width: int = 28, rate: float = 10.0):
+    def __init__(self, label: str, stream=None, width: int = 28, rate: float = 10.0, step: float = 0.1):
         self.label, self.stream, self.width = label, stream or sys.stderr, width
         self.interval = 1.0 / rate
-        self.started = time.monotonic()
+        self.step = step
+        isatty = getattr(self.stream, "isatty", None)
+        self.interactive = bool(isatty and isatty())
+        self._origin: tuple[float, int] | None = None
         self._last_draw = -1.0
+        self._last_step = -1
         self._open = False
 
     def update(self, done: int, total: int, note: str = "") -> None:
         now = time.monotonic()
+        if self._origin is None:  # timed from the first item, so loading the model does not slow the estimate
+            self._origin = (now, done)
         final = total > 0 and done >= total
-        if not final and now - self._last_draw < self.interval:
-            return
-        self._last_draw = now
         fraction = min(1.0, done / total) if total > 0 else 0.0
+        if self.interactive:
+            if not final and self._last_draw >= 0 and now - self._last_draw < self.interval:
+                return
+        else:
+            step = int(fraction / self.step + 1e-9)
+            if step == self._last_step or total <= 0:
+                return
+            self._last_step = step
+        self._last_draw = now
         filled = int(round(self.width * fraction))
-        elapsed = now - self.started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = f"  {_clock((total - done) / rate)} left" if rate > 0 and not final else ""
-        line = (f"\r{self.label}: [{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:5.1f} %  "
-                f"{done}/{total}{'  ' + note if note else ''}{eta}   ")
-        self.stream.write(line)
+        elapsed = now - self._origin[0]
+        rate = (done - self._origin[1]) / elapsed if elapsed > 0 else 0.0
+        # no time left is guessed before 5 % are done
+        eta = f"  {_clock((total - done) / rate)} left" if rate > 0 and 0.05 <= fraction < 1.0 else ""
+        text = (f"{self.label}: [{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:5.1f} %  "
+                f"{done}/{total}{'  ' + note if note else ''}{eta}")
+        self.stream.write(f"\r{text}   " if self.interactive else text + "\n")
         self.stream.flush()
-        self._open = True
+        self._open = self.interactive
 
     def close(self) -> None:
         """End the bar's line (also after an interruption), so the next message starts on a fresh line."""

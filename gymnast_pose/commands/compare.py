@@ -7,10 +7,10 @@ COACH and STUDENT are videos (analysed with the pose network, cached) or pose fi
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from gymnast_pose.cli import UserError
+from gymnast_pose.commands.analyze import ProgressBar
 
 POSE_FILE_SUFFIXES = (".npz", ".json", ".csv")
 
@@ -74,20 +74,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="for videos: analyse again even if cached")
 
 
-def _print_progress(label: str):
-    def progress(done, total=None, *_):
-        try:
-            fraction = float(done) / float(total) if total else float(done)
-        except (TypeError, ValueError, ZeroDivisionError):
-            return
-        if 0.0 <= fraction <= 1.0:
-            print(
-                f"\r{label}: {100 * fraction:5.1f} %", end="\n" if fraction >= 1.0 else "", file=sys.stderr, flush=True
-            )
-
-    return progress
-
-
 def load_poses(path: Path, role: str, device: str = "auto", use_cache: bool = True):
     """A ``PoseSequence`` from a pose file, or from a video through the pose network (imported only then)."""
     if not path.is_file():
@@ -103,7 +89,11 @@ def load_poses(path: Path, role: str, device: str = "auto", use_cache: bool = Tr
         from gymnast_pose.analysis import analyze_video
     except ImportError as exc:
         raise UserError(f"cannot analyse the video {path} here ({exc}); give a saved pose file instead") from None
-    return analyze_video(path, device=device, use_cache=use_cache, progress=_print_progress(f"analysing {role}"))
+    bar = ProgressBar(f"analysing {role}")
+    try:
+        return analyze_video(path, device=device, use_cache=use_cache, progress=bar.update)
+    finally:
+        bar.close()
 
 
 def run(args: argparse.Namespace) -> int:
