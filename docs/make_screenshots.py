@@ -11,7 +11,8 @@ waits until both are analysed and compared, then:
 * ``analysing.png``: the window while the network runs (only when the poses were not cached yet).
 
 The screenshots in ``docs/screenshots`` were made with ``python docs/make_screenshots.py`` (squat pair, default
-threshold) and the bundled model of 2026-12-02 (hold-out PCK@0.2 0.525, see resources/MODEL_CARD.md); the main
+threshold) and the bundled model of 2026-12-04 (hold-out PCK@0.2 0.596 on still images, see
+resources/MODEL_CARD.md; videos use its base network without the refinement stage), on 2026-12-05; the main
 window shows the moment of the largest pose distance, i.e. where the model or the athlete differs most.
 
 The pose model is ``--model``, else ``$GYMNAST_POSE_MODEL``, else the bundled one (``--threshold`` lowers the
