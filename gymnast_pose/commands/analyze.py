@@ -5,8 +5,8 @@ on stderr, saves the poses (.json, .csv or .npz, by the suffix of ``-o``; see ``
 the video with the stickman (``render.render_overlay_video``), and prints a short summary on stdout.
 
 Every output path is checked for writability *before* the long analysis, so a typo costs seconds, not minutes.
-Also home of the small helpers the ``pose`` command shares: ``check_writable``, ``check_device``, ``ProgressBar``,
-``quiet_opencv``.
+Also home of the small helpers the ``pose`` command shares: ``check_writable``, ``check_device``, ``ProgressBar``
+(``compare`` uses it too), ``quiet_opencv``.
 """
 
 from __future__ import annotations
@@ -113,12 +113,12 @@ class ProgressBar:
         if self.interactive:
             if not final and self._last_draw >= 0 and now - self._last_draw < self.interval:
                 return
+            self._last_draw = now
         else:
             step = int(fraction / self.step + 1e-9)
             if step == self._last_step or total <= 0:
                 return
             self._last_step = step
-        self._last_draw = now
         filled = int(round(self.width * fraction))
         elapsed = now - self._origin[0]
         rate = (done - self._origin[1]) / elapsed if elapsed > 0 else 0.0
