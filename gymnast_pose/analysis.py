@@ -25,20 +25,13 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from gymnast_pose.estimator import (
-    ESTIMATOR_VERSION,
-    AnalysisCancelled,
-    Cancel,
-    EstimatorConfig,
-    PoseEstimator,
-    SeedBox,
-    is_cancelled,
-)
+from gymnast_pose.estimator import ESTIMATOR_VERSION, EstimatorConfig, PoseEstimator
 from gymnast_pose.jobs import run_to_end
 from gymnast_pose.model import bundled_model_path
 from gymnast_pose.pose_cache import load_cached, settings_key, store_cached
 from gymnast_pose.sequence import PoseSequence
 from gymnast_pose.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MEDIAN_S, DEFAULT_MIN_CUTOFF
+from gymnast_pose.track_types import AnalysisCancelled, Cancel, SeedBox, is_cancelled
 from gymnast_pose.video import VideoSource
 
 __all__ = ["AnalysisCancelled", "AnalysisOptions", "AnalysisProgress", "analyze_video", "iter_analyze_video",

@@ -30,11 +30,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gymnast_pose.estimator import AnalysisCancelled, Cancel, is_cancelled
 from gymnast_pose.files import temporary_next_to
 from gymnast_pose.jobs import run_to_end
 from gymnast_pose.sequence import PoseSequence
 from gymnast_pose.skeleton import EDGES, JOINT_SIDE, K
+from gymnast_pose.track_types import AnalysisCancelled, Cancel, is_cancelled
 from gymnast_pose.video import VideoSource
 
 RIGHT_COLOUR = (255, 120, 40)  # RGB, as in gui/video_view.py

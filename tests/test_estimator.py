@@ -16,9 +16,10 @@ from helpers_video import make_test_video
 from model_fixtures import write_tiny_model
 
 from gymnast_pose.analysis import AnalysisOptions, iter_analyze_video
-from gymnast_pose.estimator import AnalysisCancelled, EstimatorConfig, PoseEstimator, SeedBox, parse_box
+from gymnast_pose.estimator import EstimatorConfig, PoseEstimator
 from gymnast_pose.inference import Region
 from gymnast_pose.skeleton import K
+from gymnast_pose.track_types import AnalysisCancelled, SeedBox, parse_box
 from gymnast_pose.video import VideoSource
 
 N_FRAMES = 10

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from helpers_video import BACKGROUND, make_test_video
 
-from gymnast_pose.estimator import AnalysisCancelled
 from gymnast_pose.render import (
     CENTRE_COLOUR,
     LEFT_COLOUR,
@@ -24,6 +23,7 @@ from gymnast_pose.render import (
 )
 from gymnast_pose.sequence import PoseSequence
 from gymnast_pose.skeleton import JOINT_INDEX, K
+from gymnast_pose.track_types import AnalysisCancelled
 from gymnast_pose.video import VideoSource
 
 SIZE = (320, 240)

@@ -164,7 +164,7 @@ def same_file(a: Path, b: Path) -> bool:
 # ---- the command ------------------------------------------------------------------------------------------------
 def _options(args: argparse.Namespace):
     from gymnast_pose.analysis import AnalysisOptions
-    from gymnast_pose.estimator import parse_box
+    from gymnast_pose.track_types import parse_box
 
     box, box_frame = None, 0
     if args.box is not None:
