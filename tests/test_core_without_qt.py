@@ -12,6 +12,8 @@ import subprocess
 import sys
 
 QT_MODULE_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6")
+# the Qt modules loaded so far, as an expression for the snippets below
+QT_LOADED = f"sorted(n for n in sys.modules if n.split('.')[0] in {QT_MODULE_PREFIXES!r})"
 
 IMPORT_CORE = f"""
 import importlib, json, pkgutil, sys
@@ -20,8 +22,7 @@ names = [m.name for m in pkgutil.walk_packages(gymnast_pose.__path__, "gymnast_p
          if not m.name.startswith("gymnast_pose.gui")]
 for name in names:
     importlib.import_module(name)
-qt = sorted(n for n in sys.modules if n.split(".")[0] in {QT_MODULE_PREFIXES!r})
-print(json.dumps({{"imported": names, "qt": qt}}))
+print(json.dumps({{"imported": names, "qt": {QT_LOADED}}}))
 """
 
 
@@ -50,6 +51,6 @@ for argv in (["--help"], ["analyze", "--help"], ["compare", "--help"], ["pose", 
             main(argv)
         except SystemExit:
             pass
-print(json.dumps({{"qt": sorted(n for n in sys.modules if n.split(".")[0] in {QT_MODULE_PREFIXES!r})}}))
+print(json.dumps({{"qt": {QT_LOADED}}}))
 """
     assert run_isolated(code)["qt"] == []
