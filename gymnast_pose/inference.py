@@ -203,13 +203,14 @@ class PosePredictor:
     each crop and its mirror image (about twice the cost, a little more accurate); ``bone_prior`` keeps each limb
     joint within a bone's reach of its parent (``gymnast_pose.bone_prior``); ``frozen`` runs the network as a
     frozen TorchScript graph on the CPU (``frozen_for_cpu``: the same outputs, faster); ``refinement=False`` drops
-    the network's refinement stage, if it has one (``model.without_refinement``; the video tracker does, its int8
-    calibration is then ``CALIBRATION_KEY``'s, otherwise ``REFINED_CALIBRATION_KEY``'s).
+    the network's refinement stage, if it has one (``model.without_refinement``; its int8 calibration is then
+    ``CALIBRATION_KEY``'s, otherwise ``REFINED_CALIBRATION_KEY``'s); ``refinement=None`` does what the checkpoint's
+    ``inference.video_refinement`` says (absent: drop it), which is how the video tracker loads a model.
     """
 
     def __init__(self, model_path=None, device: str = "auto", input_size: int | None = None,
                  precision: str = "auto", flip: bool = False, batch_size: int = 32, bone_prior: bool = True,
-                 frozen: bool = True, refinement: bool = True):
+                 frozen: bool = True, refinement: bool | None = True):
         self.device = select_device(device)
         self.loaded: LoadedModel = load_checkpoint(model_path or bundled_model_path(), "cpu")
         self.codec = self.loaded.codec
@@ -221,6 +222,8 @@ class PosePredictor:
         self.flip = flip
         self.bone_prior = bone_prior
         self.batch_size = batch_size
+        if refinement is None:
+            refinement = bool(meta.get("video_refinement", False))
         self.refinement = refinement and getattr(self.loaded.network, "refine", None) is not None
         base = self.loaded.network if self.refinement else without_refinement(self.loaded.network)
         calibration = self.loaded.metadata.get(REFINED_CALIBRATION_KEY if self.refinement else CALIBRATION_KEY)

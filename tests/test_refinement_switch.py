@@ -1,4 +1,5 @@
-"""A checkpoint with a refinement stage: still images read it, the video tracker reads the head's own maps."""
+"""A checkpoint with a refinement stage: still images read it; the video tracker reads the head's own maps unless the
+checkpoint asks for the refinement on video too (`export_model --video-refinement`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from gymnast_pose.inference import PosePredictor
 from gymnast_pose.model import PoseNet, PoseNetConfig, save_checkpoint, without_refinement
 from gymnast_pose.quantized import CALIBRATION_KEY, REFINED_CALIBRATION_KEY, int8_supported
 from model_training.calibrate_int8 import main as calibrate_main
+from model_training.export_model import main as export_main
 from tests.model_fixtures import TINY_CONFIG
 from tests.test_quantized import SIZE, figure_crops
 
@@ -50,6 +52,28 @@ def test_stills_use_the_refinement_and_the_tracker_does_not(tmp_path):
     base = PosePredictor(base_path, "cpu", precision="fp32")
     assert not base.refinement  # a network without the stage reports none
     torch.testing.assert_close(video.probability_maps(crops), base.probability_maps(crops), atol=1e-6, rtol=0)
+
+
+def test_export_can_ask_the_tracker_to_run_the_refinement(tmp_path):
+    trained = tmp_path / "last.pt"
+    save_checkpoint(trained, refined_network(), PixelClassCodec(SIZE, 4))
+    plain, for_video = tmp_path / "plain.pt", tmp_path / "video.pt"
+    export_main([str(trained), str(plain), "--input-size", str(SIZE)])
+    export_main([str(trained), str(for_video), "--input-size", str(SIZE), "--video-refinement"])
+    assert not PoseEstimator.from_model(plain, device="cpu", precision="fp32").predictor.refinement
+    video = PoseEstimator.from_model(for_video, device="cpu", precision="fp32").predictor
+    assert video.refinement
+    crops = figure_crops(3)
+    stills = PosePredictor(for_video, "cpu", precision="fp32")
+    torch.testing.assert_close(video.probability_maps(crops), stills.probability_maps(crops), atol=1e-6, rtol=0)
+    assert PosePredictor(for_video, "cpu", precision="fp32", refinement=False).refinement is False
+
+
+def test_export_refuses_video_refinement_without_a_refinement_stage(tmp_path):
+    trained = tmp_path / "last.pt"
+    save_checkpoint(trained, without_refinement(refined_network()), PixelClassCodec(SIZE, 4))
+    with pytest.raises(SystemExit, match="no refinement stage"):
+        export_main([str(trained), str(tmp_path / "out.pt"), "--video-refinement"])
 
 
 @pytest.mark.skipif(not int8_supported(), reason="no x86 int8 kernels on this machine")
