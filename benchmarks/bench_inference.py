@@ -10,7 +10,8 @@ probabilities and the decoding to keypoints, i.e. everything between a crop and 
 Cropping the frame is not included (``bench_video.py`` measures the whole pipeline). ``--support-window 1`` times the
 video tracker's single-cell decoding (``EstimatorConfig.support_window``), the default the codec's own (5 x 5 blocks,
 as for stills); ``--flip`` adds the mirrored run that stills use (twice the network's work); ``--no-refinement``
-drops the network's refinement stage, as the video tracker does (``PosePredictor(refinement=False)``).
+drops the network's refinement stage, as the video tracker does unless the checkpoint's
+``inference.video_refinement`` asks for it (``export_model --video-refinement``).
 
 * crops: real hold-out person crops from ``data_cache/lspet_holdout_176.npz`` resized to S when that store
   exists, otherwise random noise (the time does not depend on the content);
@@ -145,7 +146,8 @@ def main(argv=None) -> None:
                         help="decoding block (1 = the video tracker's single cell; default: the codec's)")
     parser.add_argument("--flip", action="store_true", help="also run each crop mirrored, as stills do")
     parser.add_argument("--refinement", action=argparse.BooleanOptionalAction, default=True,
-                        help="run the network's refinement stage, if it has one (stills do, video does not)")
+                        help="run the network's refinement stage, if it has one "
+                        "(stills do; video only where the checkpoint says so)")
     parser.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/inference_<device>.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
