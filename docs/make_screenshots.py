@@ -11,9 +11,10 @@ waits until both are analysed and compared, then:
 * ``analysing.png``: the window while the network runs (only when the poses were not cached yet).
 
 The screenshots in ``docs/screenshots`` were made with ``python docs/make_screenshots.py`` (squat pair, default
-threshold) and the bundled model of 2026-12-04 (hold-out PCK@0.2 0.596 on still images, see
-resources/MODEL_CARD.md; videos use its base network without the refinement stage), on 2026-12-05; the main
-window shows the moment of the largest pose distance, i.e. where the model or the athlete differs most.
+threshold): ``main_window.png`` and ``timelines.png`` with the bundled model of 2026-12-07 (hold-out PCK@0.2
+0.619 on still images, see resources/MODEL_CARD.md; videos use it with its refinement stage) on 2026-12-07,
+``analysing.png`` with the model of 2026-12-04 on 2026-12-05; the main window shows the moment of the largest pose
+distance, i.e. where the model or the athlete differs most.
 
 The pose model is ``--model``, else ``$GYMNAST_POSE_MODEL``, else the bundled one (``--threshold`` lowers the
 joint confidence threshold for a weak model still in training). Poses are cached as in the app,
