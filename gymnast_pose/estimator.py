@@ -131,8 +131,7 @@ class PoseEstimator:
                    config: EstimatorConfig | None = None, precision: str = "auto") -> PoseEstimator:
         """Load a checkpoint (default: the bundled model) onto ``device`` (auto: CUDA, MPS, CPU) with
         ``precision`` (see ``inference.select_dtype``). A refinement stage runs only where the checkpoint's
-        ``inference.video_refinement`` asks for it: the tracker's thresholds and smoothing were chosen on the head's
-        own maps of the stage-3 network, and its refinement was not kept for video (model card)."""
+        ``inference.video_refinement`` asks for it (``export_model --video-refinement``; see the model card)."""
         return cls(PosePredictor(model_path, device=device, input_size=input_size, flip=flip, precision=precision,
                                  refinement=None),
                    config)
