@@ -149,6 +149,8 @@ def mediapipe_verdict(ours: np.ndarray, mediapipe: np.ndarray, found: np.ndarray
 
 def score_variant(clips: dict, switch_cost: float, order: int, margin: float) -> dict:
     """Per clip and in total: frames changed, and how many of them MediaPipe calls right or wrong."""
+    from bench_video import agreement  # benchmarks/ is on sys.path once main() runs
+
     from gymnast_pose.analysis import AnalysisOptions
     from gymnast_pose.sequence import PoseSequence
 
@@ -161,7 +163,8 @@ def score_variant(clips: dict, switch_cost: float, order: int, margin: float) ->
         row = {"changed": changed}
         for group, pairs in SIDE_GROUPS.items():
             before = mediapipe_verdict(raw, mp, found, pairs, margin)
-            moved = np.any(fixed[:, [r for r, _ in pairs], 0] != raw[:, [r for r, _ in pairs], 0], axis=1)
+            rights = [r for r, _ in pairs]
+            moved = ~np.all(np.isclose(fixed[:, rights, 0], raw[:, rights, 0], equal_nan=True), axis=1)
             after = mediapipe_verdict(fixed, mp, found, pairs, margin)
             row[group] = {"agrees": int((moved & (before == 1)).sum()),
                           "disagrees": int((moved & (before == -1)).sum()),
@@ -172,19 +175,9 @@ def score_variant(clips: dict, switch_cost: float, order: int, margin: float) ->
                 total[key] += value
         smooth = [PoseSequence(kp, clip["fps"]).smoothed(defaults.min_cutoff, defaults.beta, defaults.d_cutoff,
                                                          defaults.median_s).keypoints for kp in (raw, fixed)]
-        row["within_0.2_torso"] = [round(agreement_within(kp, mp, found), 4) for kp in smooth]
+        row["within_0.2_torso"] = [round(agreement(kp, mp, found)["fraction_within_0.2_torso"], 4) for kp in smooth]
         rows[name] = row
     return {"switch_cost": switch_cost, "order": order, "total": total, "clips": rows}
-
-
-def agreement_within(ours: np.ndarray, mediapipe: np.ndarray, found: np.ndarray, within: float = 0.2) -> float:
-    """Fraction of limb joints (the first 12) within ``within`` MediaPipe torso lengths of MediaPipe's."""
-    torso = np.linalg.norm(mediapipe[:, JOINT_INDEX["l_shoulder"]] - mediapipe[:, JOINT_INDEX["r_hip"]], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dist = np.linalg.norm(ours[:, :12, :2] - mediapipe[:, :12], axis=-1) / torso[:, None]
-    values = dist[found & (torso > 0)]
-    values = values[np.isfinite(values)]
-    return float((values <= within).mean()) if values.size else float("nan")
 
 
 def multiview_check(clips: dict, switch_cost: float | None, order: int) -> dict:

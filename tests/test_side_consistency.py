@@ -5,7 +5,6 @@ import numpy as np
 from gymnast_pose.skeleton import JOINT_INDEX, K
 from model_training.video_side_consistency import (
     SIDE_GROUPS,
-    agreement_within,
     consistent_sides,
     group_states,
     mediapipe_verdict,
@@ -143,4 +142,3 @@ def test_the_mediapipe_referee_reads_exchanged_as_given_and_unknown_frames():
     found = np.array([True, True, False])
     verdict = mediapipe_verdict(ours, truth[..., :2], found, LEGS, margin=0.1)
     np.testing.assert_array_equal(verdict, [1, -1, 0])
-    assert agreement_within(truth, truth[..., :2], found) == 1.0
