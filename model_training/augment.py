@@ -11,7 +11,11 @@ geometry and colour, and moves the keypoints with them:
 * flip: horizontal with probability 0.5, swapping left and right joints (``skeleton.FLIP_PERMUTATION``);
 * colour: brightness, contrast, saturation, grey, noise;
 * background: input pixels that fall outside the original photo get a smooth random texture or a heavily blurred
-  other photo, not black borders.
+  other photo, not black borders;
+* occlusion (off unless ``p_occlude`` > 0): with that probability a rectangle of ``occlude_fraction`` of the input
+  side (each edge drawn on its own) is covered by a piece of another augmented crop of the batch (real texture,
+  often another person's limbs) or by a smooth texture. The joints under it keep their labels: the network has to
+  place a limb it cannot see from the rest of the body, as LSPET's annotators did.
 
 Shapes: images uint8 (B, R, R, 3); keypoints (B, K, 2) crop pixels; labelled (B, K) bool; valid (B, 4) x0, y0, x1,
 y1. Returns float images (B, 3, S, S) in [0, 1], keypoints (B, K, 2) in input pixels, visible (B, K) bool (labelled
@@ -42,6 +46,8 @@ class AugmentConfig:
     saturation: float = 0.4
     p_grey: float = 0.05
     noise: float = 0.03
+    p_occlude: float = 0.0
+    occlude_fraction: tuple[float, float] = (0.15, 0.45)
 
     def params(self) -> dict:
         return asdict(self)
@@ -123,6 +129,38 @@ def colour_jitter(x: torch.Tensor, cfg: AugmentConfig, gen=None) -> torch.Tensor
     return x.clamp(0, 1)
 
 
+def occlude(x: torch.Tensor, cfg: AugmentConfig, gen=None, centres: torch.Tensor | None = None) -> torch.Tensor:
+    """Cover a random rectangle of some images of x (B, 3, S, S) in [0, 1] (see the module docstring).
+
+    ``centres`` (B, 2) input pixels x, y: where each rectangle is centred (``augment_batch`` passes a random joint of
+    the person, so the rectangle hides part of the body); without it the rectangle lies anywhere in the input.
+
+    Draws no random numbers when ``cfg.p_occlude`` is 0, so configurations without occlusion reproduce exactly.
+    """
+    if cfg.p_occlude <= 0:
+        return x
+    b, _, size, _ = x.shape
+    device = x.device
+
+    def rand(*shape):
+        return torch.rand(*shape, device=device, generator=gen)
+
+    lo, hi = cfg.occlude_fraction
+    wh = (lo + (hi - lo) * rand(b, 2)) * size  # (B, 2) rectangle width, height in pixels
+    corner = rand(b, 2) * (size - wh)  # (B, 2) top-left x, y, keeping the rectangle inside
+    if centres is not None:
+        corner = torch.minimum(torch.maximum(centres.to(x.dtype) - wh / 2, torch.zeros_like(wh)), size - wh)
+    coords = torch.arange(size, device=device, dtype=x.dtype) + 0.5
+    in_x = (coords[None] >= corner[:, :1]) & (coords[None] < corner[:, :1] + wh[:, :1])  # (B, S)
+    in_y = (coords[None] >= corner[:, 1:]) & (coords[None] < corner[:, 1:] + wh[:, 1:])
+    mask = (in_y[:, :, None] & in_x[:, None, :]) & (rand(b, 1, 1) < cfg.p_occlude)  # (B, S, S)
+    shift = [int(v) for v in (rand(2) * size).long()]
+    patch = x.roll(1, dims=0).roll(shifts=shift, dims=(2, 3))
+    texture = smooth_background(b, size, device, gen)
+    patch = torch.where(rand(b, 1, 1, 1) < 0.7, patch, texture)
+    return torch.where(mask[:, None], patch, x)
+
+
 def augment_batch(images, keypoints, labelled, valid, out_size: int, cfg: AugmentConfig, gen=None,
                   train: bool = True):
     """Augment a batch (see the module docstring). With ``train=False`` the crop is only resized to S."""
@@ -150,8 +188,13 @@ def augment_batch(images, keypoints, labelled, valid, out_size: int, cfg: Augmen
         use_other = torch.rand(b, 1, 1, 1, device=device, generator=gen) < 0.5
         bg = torch.where(use_other, other.flip(-1), bg)
         out = torch.where(inside[:, None], out, bg)
-        out = colour_jitter(out, cfg, gen)
     kp = (m[:, :2, :2] @ keypoints.transpose(1, 2) + m[:, :2, 2:]).transpose(1, 2)
+    if train:
+        if cfg.p_occlude > 0:  # centred on a random labelled joint (any joint where none is labelled)
+            weights = labelled.float() + 1e-6
+            pick = torch.multinomial(weights, 1, generator=gen)[:, 0]
+            out = occlude(out, cfg, gen, centres=kp[torch.arange(b, device=device), pick])
+        out = colour_jitter(out, cfg, gen)
     perm = torch.tensor(FLIP_PERMUTATION, device=device)
     kp = torch.where(flip[:, None, None], kp[:, perm], kp)
     lab = torch.where(flip[:, None], labelled[:, perm], labelled)

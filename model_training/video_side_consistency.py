@@ -17,7 +17,9 @@ at speed (a runner's stride) read as a crossing rather than as two legs bouncing
 run over pairs of frames. Distances are in torso lengths (the clip's median ``skeleton.PCK_TORSO_PAIR``), each
 joint's share capped at ``max_step``; joints missing on a frame add nothing, and a frame where the whole group is
 missing breaks the chain. The network's labels win unless exchanging a run of n frames saves more than
-``n * switch_cost`` of motion.
+``n * switch_cost`` of motion. With ``score_weight`` > 0 each frame's exchange costs ``switch_cost + score_weight
+* s`` instead, s the mean score of the group's joints on that frame: the network's own certainty protects its
+labels, and the frames where its probability was split between the two limbs are the cheap ones to exchange.
 
 It cannot mend an athlete read mirrored on every frame (nothing jumps), a group whose twins lie on top of each
 other (both labellings cost the same), or both labels of a pair put on the same foot (no exchange helps).
@@ -29,6 +31,8 @@ verdict: "exchanged" where our group with left and right exchanged lies closer t
 is no ground truth, but it tracks with temporal smoothing and keeps its sides steady over a clip.
 
     python -m model_training.video_side_consistency --out benchmarks/results/side_consistency.json
+    python -m model_training.video_side_consistency --costs 0 0.05 --score-weights 0.2 0.4 0.8 \
+        --out benchmarks/results/side_consistency_scored.json
 
 Arrays follow ``PoseSequence``: keypoints (T, K, 3) = x, y in pixels, score; a missing joint is NaN, NaN, 0.
 """
@@ -59,12 +63,13 @@ def _capped_sum(vectors: np.ndarray, scale: float, max_step: float) -> np.ndarra
 
 
 def group_states(xy: np.ndarray, pairs: tuple[tuple[int, int], ...], scale: float,
-                 switch_cost: float = DEFAULT_SWITCH_COST, max_step: float = DEFAULT_MAX_STEP,
+                 switch_cost: float | np.ndarray = DEFAULT_SWITCH_COST, max_step: float = DEFAULT_MAX_STEP,
                  order: int = 1) -> np.ndarray:
     """(T,) bool, True on the frames where exchanging ``pairs``' left and right makes the group move least.
 
     ``xy`` (T, K, 2) pixel positions, NaN where missing; ``pairs`` (right, left) joint indices exchanged together;
-    ``scale`` pixels per torso length; ``order`` 1 (displacement) or 2 (acceleration), see the module docstring.
+    ``scale`` pixels per torso length; ``order`` 1 (displacement) or 2 (acceleration), see the module docstring;
+    ``switch_cost`` one cost for every frame, or (T,) a cost per frame.
     """
     right, left = [r for r, _ in pairs], [b for _, b in pairs]
     options = np.stack([xy[:, right + left], xy[:, left + right]], axis=1)  # (T, state, J, 2)
@@ -72,7 +77,8 @@ def group_states(xy: np.ndarray, pairs: tuple[tuple[int, int], ...], scale: floa
     if count == 0:
         return np.zeros(0, dtype=bool)
     present = np.isfinite(options[:, 0, :, 0]).any(axis=1)  # (T,)
-    unary = np.array([0.0, switch_cost])
+    unary = np.zeros((count, 2))  # unary[t, state]
+    unary[:, 1] = switch_cost
     # step[t - 1, a, b]: displacement from state a at t - 1 to state b at t
     step = _capped_sum(options[1:, None] - options[:-1, :, None], scale, max_step)  # (T-1, 2, 2)
     if order == 2:  # accel[t - 2, z, a, b]: states z, a, b at t - 2, t - 1, t
@@ -80,7 +86,7 @@ def group_states(xy: np.ndarray, pairs: tuple[tuple[int, int], ...], scale: floa
                             scale, max_step)
     # cost[a, b]: the best total ending in state a at t - 1 and b at t (order 1 keeps a = b's predecessor free)
     cost = np.full((2, 2), np.inf)
-    cost[0] = unary * present[0]
+    cost[0] = unary[0] * present[0]
     back = np.zeros((count, 2, 2), dtype=np.int8)  # the state at t - 2 of the best path through (a, b) at t - 1, t
     for t in range(1, count):
         if present[t] and present[t - 1]:
@@ -93,7 +99,7 @@ def group_states(xy: np.ndarray, pairs: tuple[tuple[int, int], ...], scale: floa
         else:  # nothing links t - 1 and t: go on from the cheapest way into each state of t - 1
             back[t] = np.argmin(cost, axis=0)[:, None]
             new = np.repeat(cost.min(axis=0)[:, None], 2, axis=1)
-        cost = new + (unary if present[t] else np.zeros(2))[None, :]
+        cost = new + (unary[t] if present[t] else np.zeros(2))[None, :]
     states = np.zeros(count, dtype=bool)
     a, b = np.unravel_index(int(np.argmin(cost)), cost.shape)
     for t in range(count - 1, 0, -1):
@@ -104,8 +110,13 @@ def group_states(xy: np.ndarray, pairs: tuple[tuple[int, int], ...], scale: floa
 
 
 def consistent_sides(keypoints: np.ndarray, switch_cost: float = DEFAULT_SWITCH_COST,
-                     max_step: float = DEFAULT_MAX_STEP, order: int = 1) -> tuple[np.ndarray, dict[str, int]]:
+                     max_step: float = DEFAULT_MAX_STEP, order: int = 1,
+                     score_weight: float = 0.0) -> tuple[np.ndarray, dict[str, int]]:
     """``keypoints`` (T, K, 3) with each limb group's left and right exchanged where ``group_states`` says so.
+
+    ``score_weight``: the network's own certainty as evidence for its labels. A frame's exchange then costs
+    ``switch_cost + score_weight * s``, s the mean score of the group's joints found on that frame: where the
+    network's probability for a label was split between the two limbs, its peak is low and an exchange is cheap.
 
     Returns the new array (float32, a copy; positions and scores move together) and the number of frames changed
     per group name. Neck and head top are never touched.
@@ -119,7 +130,12 @@ def consistent_sides(keypoints: np.ndarray, switch_cost: float = DEFAULT_SWITCH_
     scale = float(np.median(torso))
     changed = {}
     for name, pairs in SIDE_GROUPS.items():
-        states = group_states(kp[..., :2], pairs, scale, switch_cost, max_step, order)
+        joints = [j for pair in pairs for j in pair]
+        scores = np.nan_to_num(kp[:, joints, 2], nan=0.0)
+        found = np.isfinite(kp[:, joints, 0])
+        mean_score = np.where(found, scores, 0).sum(axis=1) / np.maximum(found.sum(axis=1), 1)
+        costs = switch_cost + score_weight * mean_score  # (T,)
+        states = group_states(kp[..., :2], pairs, scale, costs, max_step, order)
         for right, left in pairs:
             kp[states, right], kp[states, left] = kp[states, left].copy(), kp[states, right].copy()
         changed[name] = int(states.sum())
@@ -147,7 +163,7 @@ def mediapipe_verdict(ours: np.ndarray, mediapipe: np.ndarray, found: np.ndarray
     return np.where(found & (torso > 0) & np.isfinite(given), verdict, 0).astype(np.int8)
 
 
-def score_variant(clips: dict, switch_cost: float, order: int, margin: float) -> dict:
+def score_variant(clips: dict, switch_cost: float, order: int, margin: float, score_weight: float = 0.0) -> dict:
     """Per clip and in total: frames changed, and how many of them MediaPipe calls right or wrong."""
     from bench_video import agreement  # benchmarks/ is on sys.path once main() runs
 
@@ -159,7 +175,7 @@ def score_variant(clips: dict, switch_cost: float, order: int, margin: float) ->
                        "mediapipe_says_exchanged_after": 0}
     for name, clip in clips.items():
         raw, mp, found = clip["raw"], clip["mp"], clip["found"]
-        fixed, changed = consistent_sides(raw, switch_cost, order=order)
+        fixed, changed = consistent_sides(raw, switch_cost, order=order, score_weight=score_weight)
         row = {"changed": changed}
         for group, pairs in SIDE_GROUPS.items():
             before = mediapipe_verdict(raw, mp, found, pairs, margin)
@@ -177,10 +193,10 @@ def score_variant(clips: dict, switch_cost: float, order: int, margin: float) ->
                                                          defaults.median_s).keypoints for kp in (raw, fixed)]
         row["within_0.2_torso"] = [round(agreement(kp, mp, found)["fraction_within_0.2_torso"], 4) for kp in smooth]
         rows[name] = row
-    return {"switch_cost": switch_cost, "order": order, "total": total, "clips": rows}
+    return {"switch_cost": switch_cost, "order": order, "score_weight": score_weight, "total": total, "clips": rows}
 
 
-def multiview_check(clips: dict, switch_cost: float | None, order: int) -> dict:
+def multiview_check(clips: dict, switch_cost: float | None, order: int, score_weight: float = 0.0) -> dict:
     """cam01 against cam02-04 (filmed at the same time): the view the mirror check suggests and the automatic
     (DTW) alignment's median offset in frames with that view; ``switch_cost`` None: the network's sides as given."""
     from dataclasses import replace
@@ -195,7 +211,7 @@ def multiview_check(clips: dict, switch_cost: float | None, order: int) -> dict:
     def poses(name):
         raw = clips[name]["raw"]
         if switch_cost is not None:
-            raw, _ = consistent_sides(raw, switch_cost, order=order)
+            raw, _ = consistent_sides(raw, switch_cost, order=order, score_weight=score_weight)
         return PoseSequence(raw, clips[name]["fps"], frame_size=clips[name]["size"]).smoothed(
             defaults.min_cutoff, defaults.beta, defaults.d_cutoff, defaults.median_s)
 
@@ -217,6 +233,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None, help="checkpoint (default: the bundled model)")
     p.add_argument("--costs", type=float, nargs="+", default=[0.05, 0.2, 0.4])
     p.add_argument("--orders", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    p.add_argument("--score-weights", type=float, nargs="+", default=[0.0],
+                   help="weights of the network's scores in the cost of an exchange (consistent_sides)")
     p.add_argument("--margin", type=float, default=0.1, help="MediaPipe torso lengths a verdict needs")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/side_consistency.json"))
     args = p.parse_args(argv)
@@ -236,16 +254,18 @@ def main(argv=None) -> int:
         n = min(len(mp), raw.num_frames)
         clips[name] = {"raw": raw.keypoints[:n], "mp": mp[:n], "found": found[:n].astype(bool), "fps": raw.fps,
                        "size": raw.frame_size}
-    results = [score_variant(clips, cost, order, args.margin) for order in args.orders for cost in args.costs]
+    results = [score_variant(clips, cost, order, args.margin, weight)
+               for order in args.orders for weight in args.score_weights for cost in args.costs]
     for result in results:
-        result["multiview"] = multiview_check(clips, result["switch_cost"], result["order"])
+        result["multiview"] = multiview_check(clips, result["switch_cost"], result["order"], result["score_weight"])
     as_given = multiview_check(clips, None, 1)
     print(f"as given: {as_given}")
     frames = sum(len(c["raw"]) for c in clips.values())
     for r in results:
         t = r["total"]
-        print(f"order {r['order']} cost {r['switch_cost']:.2f}: {t['changed']} group-frames changed of "
-              f"{2 * frames}; MediaPipe agrees with {t['agrees']}, disagrees with {t['disagrees']}; groups "
+        print(f"order {r['order']} cost {r['switch_cost']:.2f} + {r['score_weight']:.2f} x score: "
+              f"{t['changed']} group-frames changed of {2 * frames}; MediaPipe agrees with {t['agrees']}, "
+              f"disagrees with {t['disagrees']}; groups "
               f"MediaPipe reads as exchanged {t['mediapipe_says_exchanged_before']} -> "
               f"{t['mediapipe_says_exchanged_after']}; multiview {r['multiview']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -142,3 +142,21 @@ def test_the_mediapipe_referee_reads_exchanged_as_given_and_unknown_frames():
     found = np.array([True, True, False])
     verdict = mediapipe_verdict(ours, truth[..., :2], found, LEGS, margin=0.1)
     np.testing.assert_array_equal(verdict, [1, -1, 0])
+
+
+def test_the_network_s_certainty_protects_its_labels():
+    """With ``score_weight`` an exchange on frames the network was sure of costs more than the jump it removes;
+    where its scores were low (probability split between the two legs) the exchange is still undone."""
+    truth = standing_person()
+    sure = exchange(truth, slice(20, 27), LEGS)  # scores 0.8 on the exchanged frames
+    unsure = sure.copy()
+    for right, left in LEGS:
+        unsure[20:27, [right, left], 2] = 0.1
+    # Each end of the 7-frame run: six joints jump onto their twins, about 4.8 torso lengths, 9.6 for both ends;
+    # an exchange costs 7 frames x 5 x 0.8 = 28 where the network was sure, 7 x 5 x 0.1 = 3.5 where it was not.
+    kept, changed = consistent_sides(sure, switch_cost=0.0, score_weight=5.0)
+    np.testing.assert_array_equal(kept, sure)
+    assert changed["legs"] == 0
+    mended, changed = consistent_sides(unsure, switch_cost=0.0, score_weight=5.0)
+    np.testing.assert_array_equal(mended[..., :2], truth[..., :2])
+    assert changed["legs"] == 7

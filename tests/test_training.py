@@ -11,7 +11,7 @@ from gymnast_pose.losses import PixelClassLoss
 from gymnast_pose.model import load_checkpoint
 from gymnast_pose.skeleton import FLIP_PERMUTATION, K
 from model_training import train as train_module
-from model_training.augment import AugmentConfig, augment_batch
+from model_training.augment import AugmentConfig, augment_batch, occlude
 from model_training.crop_store import CropStore, build_crop_store
 from model_training.datasets import read_dataset, read_folder
 from model_training.train import TrainConfig, TrainingClock, to_network_input, train
@@ -59,6 +59,25 @@ def test_flip_permutation_swaps_sides_in_augmentation(tmp_path):
     assert FLIP_PERMUTATION[0] == 5
     assert np.all(kp[:, 0, 0].numpy() < kp[:, 5, 0].numpy())
     assert np.all(kp[:, 8, 0].numpy() < kp[:, 9, 0].numpy())
+
+
+def test_occlusion_covers_one_rectangle_and_keeps_the_labels():
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 48, 48)
+    same = occlude(x, AugmentConfig(p_occlude=0.0))
+    assert same is x  # no occlusion: untouched, and no random numbers drawn
+    gen = torch.Generator().manual_seed(1)
+    out = occlude(x, AugmentConfig(p_occlude=1.0, occlude_fraction=(0.2, 0.4)), gen)
+    changed = (out != x).any(dim=1)  # (B, S, S)
+    for i in range(6):
+        ys, xs = torch.nonzero(changed[i], as_tuple=True)
+        assert len(ys) > 0
+        h, w = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+        assert 0.2 * 48 - 1 <= h <= 0.4 * 48 + 1 and 0.2 * 48 - 1 <= w <= 0.4 * 48 + 1
+        assert changed[i].sum() <= h * w  # one rectangle, nothing outside it
+    half = occlude(x, AugmentConfig(p_occlude=0.5), torch.Generator().manual_seed(2))
+    untouched = ~(half != x).flatten(1).any(dim=1)
+    assert 0 < int(untouched.sum()) < 6  # about half of the images stay whole
 
 
 def test_loss_decreases_on_a_tiny_set(tmp_path):
