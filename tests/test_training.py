@@ -61,7 +61,7 @@ def test_flip_permutation_swaps_sides_in_augmentation(tmp_path):
     assert np.all(kp[:, 8, 0].numpy() < kp[:, 9, 0].numpy())
 
 
-def test_occlusion_covers_one_rectangle_and_keeps_the_labels():
+def test_occlusion_covers_one_rectangle():
     torch.manual_seed(0)
     x = torch.rand(6, 3, 48, 48)
     same = occlude(x, AugmentConfig(p_occlude=0.0))
@@ -78,6 +78,20 @@ def test_occlusion_covers_one_rectangle_and_keeps_the_labels():
     half = occlude(x, AugmentConfig(p_occlude=0.5), torch.Generator().manual_seed(2))
     untouched = ~(half != x).flatten(1).any(dim=1)
     assert 0 < int(untouched.sum()) < 6  # about half of the images stay whole
+    centres = torch.tensor([[5.0, 5.0], [24.0, 24.0], [40.0, 10.0], [47.0, 47.0], [12.0, 30.0], [30.0, 12.0]])
+    around = occlude(x, AugmentConfig(p_occlude=1.0), torch.Generator().manual_seed(3), centres=centres)
+    for i, (cx, cy) in enumerate(centres.long().tolist()):
+        assert (around[i, :, cy, cx] != x[i, :, cy, cx]).any()  # the rectangle covers the joint it is centred on
+
+
+def test_occlusion_leaves_the_keypoints_and_their_labels_as_they_were(tmp_path):
+    store = make_store(tmp_path)
+    t = lambda a: torch.from_numpy(a)  # noqa: E731
+    results = [augment_batch(t(store.images), t(store.keypoints), t(store.labelled), t(store.valid), 64,
+                             AugmentConfig(p_occlude=p), torch.Generator().manual_seed(4)) for p in (0.0, 1.0)]
+    (x0, kp0, vis0), (x1, kp1, vis1) = results
+    assert torch.equal(kp0, kp1) and torch.equal(vis0, vis1)  # covered joints stay labelled, nothing moves
+    assert not torch.equal(x0, x1)
 
 
 def test_loss_decreases_on_a_tiny_set(tmp_path):
