@@ -54,16 +54,11 @@ def pck_table(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, found: np.
     """
     torso = torso_lengths(gt, labelled)
     ok = labelled & ~np.isnan(torso)[:, None]
-    errors = [np.linalg.norm(np.nan_to_num(p, nan=1e9) - gt, axis=2) for p in (pred, pred[:, FLIP_PERMUTATION])]
-    if found is not None:
-        for err in errors:
-            err[~found] = np.inf
     limbs = list(LIMB_JOINTS)
     table = {"images": int((~np.isnan(torso)).sum()), "joints": int(ok.sum())}
     side_free: dict = {}
     for alpha in (0.2, 0.1):
-        limit = alpha * np.nan_to_num(torso, nan=0)[:, None]
-        hit, hit_swapped = ((err <= limit) & ok for err in errors)
+        hit, hit_swapped, _ = joint_hits(pred, gt, labelled, alpha, found)
         row = {name: float(hit[:, k].sum() / max(ok[:, k].sum(), 1)) for k, name in enumerate(JOINT_NAMES)}
         row["all"] = float(hit.sum() / max(ok.sum(), 1))
         row["limbs"] = float(hit[:, limbs].sum() / max(ok[:, limbs].sum(), 1))
@@ -76,6 +71,26 @@ def pck_table(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, found: np.
             side_free["swapped_images"] = int(use_swapped.sum())
     table["side_free"] = side_free
     return table
+
+
+def joint_hits(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, alpha: float,
+               found: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pred, gt (N, K, 2), labelled (N, K) -> (hit, hit_exchanged, counted), each (N, K) bool.
+
+    ``counted``: labelled joints of images with a torso length. ``hit``: counted joints within alpha x torso of the
+    label; ``hit_exchanged``: the same with the prediction's left and right joints exchanged
+    (``skeleton.FLIP_PERMUTATION``). A NaN prediction, or any joint of an image with ``found`` False, is a miss.
+    """
+    torso = torso_lengths(gt, labelled)
+    counted = labelled & ~np.isnan(torso)[:, None]
+    limit = alpha * np.nan_to_num(torso, nan=0)[:, None]
+    hits = []
+    for p in (pred, pred[:, FLIP_PERMUTATION]):
+        err = np.linalg.norm(np.nan_to_num(p, nan=1e9) - gt, axis=2)
+        if found is not None:
+            err[~found] = np.inf
+        hits.append((err <= limit) & counted)
+    return hits[0], hits[1], counted
 
 
 def load_rgb(sample: Sample) -> np.ndarray:
