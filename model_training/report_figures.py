@@ -10,7 +10,8 @@
 
     python -m model_training.report_figures maps --cls runs/cls/best.pt --reg runs/reg/best.pt \\
         --data lsp:../shared/data/lspet:9001-10000 --out model_training/figures/confidence_maps.png
-    python -m model_training.report_figures curves runs/cls/log.jsonl runs/reg/log.jsonl --out curves.png
+    python -m model_training.report_figures curves runs/cls/log.jsonl runs/reg/log.jsonl --out curves.png \\
+        [--labels classification regression]
     python -m model_training.report_figures joints before.json after.json --labels before after mediapipe \\
         --out per_joint.png
 """
@@ -73,18 +74,22 @@ def confidence_maps(cls_model, reg_model, data: str, out, count: int = 4, seed: 
     cv2.imwrite(str(out), cv2.cvtColor(np.concatenate([bar, sheet]), cv2.COLOR_RGB2BGR))
 
 
-def training_curves(logs: list[str], out, key: str = "val_pck@0.2"):
+def training_curves(logs: list[str], out, key: str = "val_pck@0.2", labels: list[str] | None = None):
+    """One line of ``key`` per epoch for each log.jsonl -> PNG ``out``; ``labels`` names the lines in log order
+    (default: the run's folder, or what follows ``_log_`` in a copied log's name)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=120)
-    for log in logs:
+    if labels and len(labels) != len(logs):
+        raise ValueError(f"{len(labels)} labels for {len(logs)} logs")
+    for i, log in enumerate(logs):
         rows = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
         stem = Path(log).stem
         # runs/NAME/log.jsonl -> NAME; figures/<anything>_log_NAME.jsonl -> NAME
-        name = Path(log).parent.name if stem == "log" else stem.split("_log_", 1)[-1]
+        name = labels[i] if labels else Path(log).parent.name if stem == "log" else stem.split("_log_", 1)[-1]
         ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=name)
     ax.set_xlabel("epoch")
     ax.set_ylabel(key + " (validation crops)")
@@ -139,6 +144,7 @@ def main(argv=None):
     m.add_argument("--count", type=int, default=4)
     c = sub.add_parser("curves")
     c.add_argument("logs", nargs="+")
+    c.add_argument("--labels", nargs="*", default=None)
     c.add_argument("--out", required=True)
     j = sub.add_parser("joints")
     j.add_argument("jsons", nargs="+")
@@ -150,7 +156,7 @@ def main(argv=None):
     elif args.what == "joints":
         per_joint_bars(args.jsons, args.out, args.labels)
     else:
-        training_curves(args.logs, args.out)
+        training_curves(args.logs, args.out, labels=args.labels)
 
 
 if __name__ == "__main__":
