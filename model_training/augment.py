@@ -147,8 +147,9 @@ def occlude(x: torch.Tensor, cfg: AugmentConfig, gen=None, centres: torch.Tensor
 
     lo, hi = cfg.occlude_fraction
     wh = (lo + (hi - lo) * rand(b, 2)) * size  # (B, 2) rectangle width, height in pixels
-    corner = rand(b, 2) * (size - wh)  # (B, 2) top-left x, y, keeping the rectangle inside
-    if centres is not None:
+    if centres is None:  # (B, 2) top-left x, y, keeping the rectangle inside
+        corner = rand(b, 2) * (size - wh)
+    else:
         corner = torch.minimum(torch.maximum(centres.to(x.dtype) - wh / 2, torch.zeros_like(wh)), size - wh)
     coords = torch.arange(size, device=device, dtype=x.dtype) + 0.5
     in_x = (coords[None] >= corner[:, :1]) & (coords[None] < corner[:, :1] + wh[:, :1])  # (B, S)

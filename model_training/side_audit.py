@@ -8,8 +8,9 @@ altogether and the exchange just happens to hit a few more joints. Only eyes can
 does the two mechanical parts:
 
 * ``sheet``: a contact sheet of those images, each as a pair: the label (left tile) and the prediction (right
-  tile), right-side limbs red, left-side blue, the neck and head green. A person's right is the viewer's left when
-  they face the camera upright, the viewer's right when seen from behind or upside down facing the camera.
+  tile), drawn as the app draws them (``render.draw_stickman``): right-side limbs orange, left-side blue, the neck
+  and head white. A person's right is the viewer's left when they face the camera upright, the viewer's right
+  when seen from behind or upside down facing the camera.
 * ``tally``: given a JSON file of verdicts ``{"category": ["im08810", ...], ...}`` written by whoever looked, how
   many images and how many PCK@0.2 joints each category accounts for (the joints the exchange would win).
 
@@ -31,11 +32,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gymnast_pose.skeleton import EDGES, JOINT_SIDE, K
+from gymnast_pose.render import draw_stickman
+from gymnast_pose.skeleton import K
 from model_training.datasets import Sample, read_dataset
 from model_training.evaluate import joint_hits, load_rgb
-
-SIDE_COLOURS = {"right": (230, 40, 40), "left": (40, 130, 255), "centre": (40, 200, 40)}  # RGB
 
 
 def exchange_winners(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, alpha: float = 0.2):
@@ -48,18 +48,11 @@ def exchange_winners(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, alp
 
 
 def draw_skeleton(image: np.ndarray, xy: np.ndarray, shown: np.ndarray, scale: float) -> np.ndarray:
-    """image (H, W, 3) RGB uint8 (already resized by ``scale``), xy (K, 2) in original pixels, shown (K,) bool."""
-    out = image.copy()
-    for a, b in EDGES:
-        if shown[a] and shown[b]:
-            side = JOINT_SIDE[a] if JOINT_SIDE[a] == JOINT_SIDE[b] else "centre"
-            pa, pb = (tuple(int(round(v)) for v in xy[j] * scale) for j in (a, b))
-            cv2.line(out, pa, pb, SIDE_COLOURS[side], 2, cv2.LINE_AA)
-    for k in range(K):
-        if shown[k]:
-            centre = tuple(int(round(v)) for v in xy[k] * scale)
-            cv2.circle(out, centre, 4, SIDE_COLOURS[JOINT_SIDE[k]], -1, cv2.LINE_AA)
-    return out
+    """image (H, W, 3) RGB uint8 (already resized by ``scale``), xy (K, 2) in original pixels, shown (K,) bool ->
+    a copy with the app's stickman (``render.draw_stickman``) of the shown joints."""
+    keypoints = np.concatenate([xy * scale, np.ones((K, 1))], axis=1)
+    keypoints[~shown] = np.nan
+    return draw_stickman(image.copy(), keypoints, threshold=0.0, width=2)
 
 
 def pair_tile(image: np.ndarray, label_xy: np.ndarray, labelled: np.ndarray, pred_xy: np.ndarray, title: str,
