@@ -30,13 +30,14 @@ from gymnast_pose.inference import PosePredictor, crop_regions, crop_to_image
 from gymnast_pose.tracking import pose_box, region_around, turned
 
 _TRACKER = EstimatorConfig()  # the second look crops as the video tracker does
+JOINT_THRESHOLD = _TRACKER.joint_threshold  # the score a joint needs to help frame the second look
 CROP_SCALES = (1.5, _TRACKER.crop_scale, 2.2)
 AGREE_RADIUS = 0.06  # of the winning look's extent; chosen on training and validation images
 
 
 def predict_image_poses(
     predictor: PosePredictor, images: list[np.ndarray], refine: bool = True,
-    crop_scales: tuple[float, ...] = CROP_SCALES, joint_threshold: float = _TRACKER.joint_threshold,
+    crop_scales: tuple[float, ...] = CROP_SCALES, joint_threshold: float = JOINT_THRESHOLD,
     agree_radius: float = AGREE_RADIUS,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """images: N arrays (H, W, 3) uint8 RGB, one person each -> keypoints (N, K, 2), scores (N, K).

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gymnast_pose.image_pose import AGREE_RADIUS, predict_image_poses
+from gymnast_pose.image_pose import AGREE_RADIUS, JOINT_THRESHOLD, predict_image_poses
 from gymnast_pose.inference import PosePredictor
 from gymnast_pose.skeleton import FLIP_PERMUTATION, JOINT_NAMES, PCK_TORSO_PAIR
 from model_training.datasets import Sample, read_dataset
@@ -101,14 +101,15 @@ def load_rgb(sample: Sample) -> np.ndarray:
 
 
 def predict_samples(predictor: PosePredictor, samples: list[Sample], batch: int = 64, refine: bool = True,
-                    agree_radius: float = AGREE_RADIUS):
-    """Run the predictor on whole images (``image_pose.predict_image_poses``: a second look at the person unless
-    ``refine`` is False; looks that agree within ``agree_radius`` averaged) -> keypoints (N, K, 2), scores (N, K),
-    images/s."""
+                    agree_radius: float = AGREE_RADIUS, joint_threshold: float = JOINT_THRESHOLD):
+    """Run the predictor on whole images (``image_pose.predict_image_poses``: a second look at the person, framed by
+    the joints scoring at least ``joint_threshold``, unless ``refine`` is False; looks that agree within
+    ``agree_radius`` averaged) -> keypoints (N, K, 2), scores (N, K), images/s."""
     preds, scores, t0 = [], [], time.perf_counter()
     for start in range(0, len(samples), batch):
         images = [load_rgb(s) for s in samples[start:start + batch]]
-        xy, sc = predict_image_poses(predictor, images, refine=refine, agree_radius=agree_radius)
+        xy, sc = predict_image_poses(predictor, images, refine=refine, agree_radius=agree_radius,
+                                     joint_threshold=joint_threshold)
         preds.append(xy)
         scores.append(sc)
     rate = len(samples) / (time.perf_counter() - t0)
@@ -143,6 +144,9 @@ def main(argv=None):
     p.add_argument("--agree-radius", type=float, default=AGREE_RADIUS,
                    help="average the looks whose joint lies within this fraction of the winning look's extent "
                         "(image_pose; 0 = the winning look alone)")
+    p.add_argument("--joint-threshold", type=float, default=JOINT_THRESHOLD,
+                   help="the score a joint needs to help frame the second look (the app's tracker uses the same; a "
+                        "model trained without the balanced loss scores far lower, REPORT 3d)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16 or int8 (inference.uses_int8)")
     p.add_argument("--mediapipe", action="store_true")
@@ -160,12 +164,12 @@ def main(argv=None):
         if args.support_window is not None and hasattr(predictor.codec, "support_window"):
             predictor.codec = dataclasses.replace(predictor.codec, support_window=args.support_window)
         xy, sc, rate = predict_samples(predictor, samples, refine=not args.single_pass,
-                                        agree_radius=args.agree_radius)
+                                        agree_radius=args.agree_radius, joint_threshold=args.joint_threshold)
         results[name] = pck_table(xy, gt, labelled)
         extra[name] = {"images_per_s": rate, "input_size": predictor.input_size, "flip": args.flip,
                        "support_window": getattr(predictor.codec, "support_window", None),
                        "bone_prior": not args.no_bone_prior, "second_look": not args.single_pass,
-                       "agree_radius": args.agree_radius,
+                       "agree_radius": args.agree_radius, "joint_threshold": args.joint_threshold,
                        "predictions": xy.tolist(), "scores": sc.tolist()}
         free = results[name]["side_free"]
         print(f"{name}: PCK@0.2 {results[name]['pck@0.2']['all']:.3f}  PCK@0.1 {results[name]['pck@0.1']['all']:.3f}"
