@@ -107,6 +107,7 @@ def test_crop_helpers_round_trip():
     np.testing.assert_allclose(crop_to_image(centre, matrices), np.broadcast_to([100.0, 80.0], (1, K, 2)), atol=1e-3)
     assert crops.shape == (1, 64, 64, 3)
 
+
 def test_a_lower_box_threshold_frames_a_model_with_low_scores():
     # A network trained with plain cross-entropy scores its joints far below the app's threshold (REPORT 3d): with
     # the threshold lowered to match, the same rough joints frame the second look again.
