@@ -31,6 +31,7 @@ from gymnast_pose.model import (
     without_refinement,
 )
 from gymnast_pose.quantized import CALIBRATION_KEY, REFINED_CALIBRATION_KEY, int8_supported, quantized_network
+from gymnast_pose.score_scale import ScoreScale
 from gymnast_pose.skeleton import FLIP_PERMUTATION, K
 
 PAD_VALUE = (127, 127, 127)
@@ -206,11 +207,12 @@ class PosePredictor:
     the network's refinement stage, if it has one (``model.without_refinement``; its int8 calibration is then
     ``CALIBRATION_KEY``'s, otherwise ``REFINED_CALIBRATION_KEY``'s); ``refinement=None`` does what the checkpoint's
     ``inference.video_refinement`` says (absent: drop it), which is how the video tracker loads a model.
+    ``raw_scores`` ignores the checkpoint's ``inference.score_scale`` (see ``predict_crops``).
     """
 
     def __init__(self, model_path=None, device: str = "auto", input_size: int | None = None,
                  precision: str = "auto", flip: bool = False, batch_size: int = 32, bone_prior: bool = True,
-                 frozen: bool = True, refinement: bool | None = True):
+                 frozen: bool = True, refinement: bool | None = True, raw_scores: bool = False):
         self.device = select_device(device)
         self.loaded: LoadedModel = load_checkpoint(model_path or bundled_model_path(), "cpu")
         self.codec = self.loaded.codec
@@ -218,6 +220,10 @@ class PosePredictor:
         self.input_size = int(input_size or meta.get("input_size") or self.codec.input_size)
         if self.input_size % 32:
             raise ValueError(f"input size must be a multiple of 32, got {self.input_size}")
+        try:
+            self.score_scale = None if raw_scores else ScoreScale.from_metadata(meta.get("score_scale"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"Model file {self.loaded.path}: bad inference.score_scale ({exc})") from exc
         self.dtype = select_dtype(self.device, precision)
         self.flip = flip
         self.bone_prior = bone_prior
@@ -282,17 +288,21 @@ class PosePredictor:
         """crops (N, S, S, 3) uint8 RGB -> keypoints (N, K, 2) in crop pixels, scores (N, K); ``with_support``
         adds each joint's support (N, K) (``codec.PixelClassCodec``; the score again for a heatmap codec),
         ``window`` overrides the codec's support window (``PixelClassCodec.decode_maps``) and ``flip`` the
-        predictor's ``flip``."""
+        predictor's ``flip``. Scores are on the app's scale: the checkpoint's ``inference.score_scale``, if it has
+        one, maps the network's raw scores there (``gymnast_pose.score_scale``); the support stays raw."""
         if len(crops) == 0:
             empty = np.zeros((0, K, 2), np.float32), np.zeros((0, K), np.float32)
             return (*empty, empty[1]) if with_support else empty
         maps = self.probability_maps(crops, flip)
         if isinstance(self.codec, PixelClassCodec):
-            return self.codec.decode_maps(maps, self.bone_prior, with_support=with_support, window=window)
-        if not with_support:
-            return self.codec.decode_maps(maps, self.bone_prior)
-        xy, scores = self.codec.decode_maps(maps, self.bone_prior)
-        return xy, scores, scores.copy()
+            xy, scores, *support = self.codec.decode_maps(maps, self.bone_prior, with_support=with_support,
+                                                          window=window)
+        else:
+            xy, scores = self.codec.decode_maps(maps, self.bone_prior)
+            support = [scores.copy()] if with_support else []
+        if self.score_scale is not None:
+            scores = self.score_scale(scores)
+        return (xy, scores, *support)
 
     def predict_regions(self, image: np.ndarray, regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
         """image (H, W, 3) uint8 RGB and N regions -> keypoints (N, K, 2) in image pixels, scores (N, K)."""
