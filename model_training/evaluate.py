@@ -146,7 +146,8 @@ def main(argv=None):
                         "(image_pose; 0 = the winning look alone)")
     p.add_argument("--joint-threshold", type=float, default=JOINT_THRESHOLD,
                    help="the score a joint needs to help frame the second look (the app's tracker uses the same; a "
-                        "model trained without the balanced loss scores far lower, REPORT 3d)")
+                        "model trained without the balanced loss scores far lower, REPORT 3d, unless its file has a "
+                        "score scale: export_model --match-scores-of)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16, fp16 or int8 (inference.uses_int8)")
     p.add_argument("--mediapipe", action="store_true")
