@@ -43,7 +43,7 @@ def score_scale_matching(src, reference, images: list[np.ndarray], input_size: i
                          reference_input_size: int | None = None) -> ScoreScale:
     """The map from ``src``'s raw joint scores (at ``input_size``) to ``reference``'s (app-scale) scores on the
     same whole images, by quantile matching (``score_scale.matching_scale``)."""
-    own = PosePredictor(src, input_size=input_size, raw_scores=True, bone_prior=True)
+    own = PosePredictor(src, input_size=input_size, raw_scores=True)
     ref = PosePredictor(reference, input_size=reference_input_size)
     return matching_scale(whole_image_scores(own, images), whole_image_scores(ref, images))
 
