@@ -3,7 +3,8 @@
 ``PoseNet`` is a small fully-convolutional encoder-decoder: an encoder down to stride 32 for context, built of
 either inverted-residual (MobileNetV2-style, ``block="inverted_residual"``) or ResNet basic blocks
 (``block="basic"``: full 3x3 convolutions, fewer multiply-adds at high resolution and faster on a CPU per
-parameter), a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps. An optional
+parameter), or the ImageNet-pretrainable EfficientNet-Lite0 (``encoder="efficientnet_lite0"``, lite_encoder.py),
+a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps. An optional
 *refinement* stage (``refine_channels`` > 0) looks at all the head's class probabilities together, with the decoder
 features, at stride 8 through dilated convolutions whose reach covers the whole map, and adds a correction to the
 logits: each pixel is still classified on its own by the head, the refinement lets a joint's map depend on where
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from gymnast_pose.codec import codec_from_params
+from gymnast_pose.lite_encoder import LITE0_STAGE_CHANNELS, lite0_stages, lite0_stem
 from gymnast_pose.skeleton import JOINT_NAMES
 
 CHECKPOINT_FORMAT = 1
@@ -54,6 +56,7 @@ class PoseNetConfig:
     block: str = "inverted_residual"  # or "basic": two full 3x3 convolutions (ResNet basic block)
     refine_channels: int = 0  # 0: no refinement stage
     refine_dilations: tuple[int, ...] = (1, 2, 4, 8)  # one residual 3x3 block per entry, at stride 8
+    encoder: str = ""  # "": stem and stages built from the fields above; "efficientnet_lite0": lite_encoder's
 
     def __post_init__(self):
         self.stage_channels = tuple(self.stage_channels)
@@ -143,23 +146,34 @@ class PoseNet(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.stem = _conv_bn_act(3, c.stem_channels, 3, 2)
-        if c.block not in BLOCKS:
-            raise ValueError(f"unknown block type {c.block!r}; known: {sorted(BLOCKS)}")
-        block = BLOCKS[c.block]
-        stages, cin = [], c.stem_channels
-        for cout, blocks in zip(c.stage_channels, c.stage_blocks):
-            layers = [block(cin, cout, 2, c.expansion)]
-            layers += [block(cout, cout, 1, c.expansion) for _ in range(blocks - 1)]
-            stages.append(nn.Sequential(*layers))
-            cin = cout
-        self.stages = nn.ModuleList(stages)
+        if c.encoder == "efficientnet_lite0":
+            if tuple(c.stage_channels) != LITE0_STAGE_CHANNELS:
+                raise ValueError(f"the efficientnet_lite0 encoder has stage_channels {LITE0_STAGE_CHANNELS}")
+            self.stem, self.stages = lite0_stem(), lite0_stages()
+        elif c.encoder:
+            raise ValueError(f"unknown encoder {c.encoder!r}; known: efficientnet_lite0")
+        else:
+            self.stem, self.stages = self._own_encoder(c)
         d = c.decoder_channels
         self.laterals = nn.ModuleList([_conv_bn_act(ch, d, 1) for ch in c.stage_channels])
         self.smooth = nn.ModuleList([_conv_bn_act(d, d, 3, groups=d) for _ in c.stage_channels[:-1]])
         self.head = nn.Sequential(_conv_bn_act(d, d, 3), nn.Conv2d(d, c.out_channels, 1))
         self.refine = (Refinement(d, c.out_channels, c.refine_channels, c.refine_dilations)
                        if c.refine_channels else None)
+
+    @staticmethod
+    def _own_encoder(c: PoseNetConfig) -> tuple[nn.Module, nn.ModuleList]:
+        if c.block not in BLOCKS:
+            raise ValueError(f"unknown block type {c.block!r}; known: {sorted(BLOCKS)}")
+        block = BLOCKS[c.block]
+        stem = _conv_bn_act(3, c.stem_channels, 3, 2)  # built first: seeded runs draw the same initial weights
+        stages, cin = [], c.stem_channels
+        for cout, blocks in zip(c.stage_channels, c.stage_blocks):
+            layers = [block(cin, cout, 2, c.expansion)]
+            layers += [block(cout, cout, 1, c.expansion) for _ in range(blocks - 1)]
+            stages.append(nn.Sequential(*layers))
+            cin = cout
+        return stem, nn.ModuleList(stages)
 
     def forward(self, x):
         feats = []

