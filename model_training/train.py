@@ -54,10 +54,10 @@ from model_training.crop_store import CropStore
 ARCHITECTURES = {  # named PoseNetConfig presets; --model JSON overrides single fields on top
     "basic": {"block": "basic", "stem_channels": 24, "stage_channels": (32, 64, 128, 256),
               "stage_blocks": (1, 2, 2, 2), "expansion": 1, "decoder_channels": 64},
-    "mobile": {"block": "inverted_residual"},
+    "mobile": {"block": "inverted_residual"},  # PoseNetConfig's defaults: MobileNetV2-style, 3.67 M parameters
     # EfficientNet-Lite0 encoder (ImageNet weights with --pretrained-encoder), the basic network's decoder
     "lite0": {"encoder": "efficientnet_lite0", "stem_channels": 32, "stage_channels": (24, 40, 112, 320),
-              "decoder_channels": 64},  # PoseNetConfig's defaults: MobileNetV2-style, 3.67 M parameters
+              "decoder_channels": 64},
 }
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -188,8 +188,9 @@ class TrainingClock:
 
 def frozen_modules(network: PoseNet, freeze: str) -> list[torch.nn.Module]:
     """The modules ``--freeze`` fixes (their parameters get requires_grad False): "backbone" is everything but the
-    refinement stage; "early" is the stem and the first stage (the stride-4 layers: about half the training time
-    of the EfficientNet-Lite0 encoder, whose ImageNet edges and textures need little change)."""
+    refinement stage; "early" is the stem and the first stage (the stride-4 layers: over a third of the
+    EfficientNet-Lite0 network's training time at 160 px, and their ImageNet edges and textures need little
+    change)."""
     if not freeze:
         return []
     if freeze == "backbone":
