@@ -35,6 +35,7 @@ from gymnast_pose.lite_encoder import LITE0_STAGE_CHANNELS, lite0_stages, lite0_
 from gymnast_pose.skeleton import JOINT_NAMES
 
 CHECKPOINT_FORMAT = 1
+STEM_STAGE_WIDTH = 32  # the width of the basic network's stage 0, so that its trained weights can seed the hybrid
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
 
@@ -56,7 +57,9 @@ class PoseNetConfig:
     block: str = "inverted_residual"  # or "basic": two full 3x3 convolutions (ResNet basic block)
     refine_channels: int = 0  # 0: no refinement stage
     refine_dilations: tuple[int, ...] = (1, 2, 4, 8)  # one residual 3x3 block per entry, at stride 8
-    encoder: str = ""  # "": stem and stages built from the fields above; "efficientnet_lite0": lite_encoder's
+    encoder: str = ""  # "": stem and stages built from the fields above; "efficientnet_lite0": lite_encoder's;
+    # "lite0_basic_stem": a basic-block stem and stage 0 (``stem_channels``, then STEM_STAGE_WIDTH) with a 1x1
+    # adapter to Lite0's 24 channels, then Lite0's stages 1-3 (the strides 2 and 4 are where Lite0 is slow on a CPU)
 
     def __post_init__(self):
         self.stage_channels = tuple(self.stage_channels)
@@ -150,8 +153,12 @@ class PoseNet(nn.Module):
             if tuple(c.stage_channels) != LITE0_STAGE_CHANNELS:
                 raise ValueError(f"the efficientnet_lite0 encoder has stage_channels {LITE0_STAGE_CHANNELS}")
             self.stem, self.stages = lite0_stem(), lite0_stages()
+        elif c.encoder == "lite0_basic_stem":
+            if tuple(c.stage_channels) != LITE0_STAGE_CHANNELS:
+                raise ValueError(f"the lite0_basic_stem encoder has stage_channels {LITE0_STAGE_CHANNELS}")
+            self.stem, self.stages = self._basic_stem_encoder(c)
         elif c.encoder:
-            raise ValueError(f"unknown encoder {c.encoder!r}; known: efficientnet_lite0")
+            raise ValueError(f"unknown encoder {c.encoder!r}; known: efficientnet_lite0, lite0_basic_stem")
         else:
             self.stem, self.stages = self._own_encoder(c)
         d = c.decoder_channels
@@ -174,6 +181,14 @@ class PoseNet(nn.Module):
             stages.append(nn.Sequential(*layers))
             cin = cout
         return stem, nn.ModuleList(stages)
+
+    @staticmethod
+    def _basic_stem_encoder(c: PoseNetConfig) -> tuple[nn.Module, nn.ModuleList]:
+        stem = _conv_bn_act(3, c.stem_channels, 3, 2)
+        adapter = nn.Sequential(nn.Conv2d(STEM_STAGE_WIDTH, LITE0_STAGE_CHANNELS[0], 1, bias=False),
+                                nn.BatchNorm2d(LITE0_STAGE_CHANNELS[0]))
+        stage0 = nn.Sequential(BasicBlock(c.stem_channels, STEM_STAGE_WIDTH, 2), adapter)
+        return stem, nn.ModuleList([stage0, *lite0_stages()[1:]])
 
     def forward(self, x):
         feats = []

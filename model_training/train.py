@@ -58,6 +58,9 @@ ARCHITECTURES = {  # named PoseNetConfig presets; --model JSON overrides single 
     # EfficientNet-Lite0 encoder (ImageNet weights with --pretrained-encoder), the basic network's decoder
     "lite0": {"encoder": "efficientnet_lite0", "stem_channels": 32, "stage_channels": (24, 40, 112, 320),
               "decoder_channels": 64},
+    # the same with the basic network's stem and stage 0 before Lite0's stages 1-3 (model_training/graft_stem.py)
+    "lite0_basic_stem": {"encoder": "lite0_basic_stem", "stem_channels": 24, "stage_channels": (24, 40, 112, 320),
+                         "decoder_channels": 64},
 }
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
