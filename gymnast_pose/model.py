@@ -5,12 +5,13 @@ either inverted-residual (MobileNetV2-style, ``block="inverted_residual"``) or R
 (``block="basic"``: full 3x3 convolutions, fewer multiply-adds at high resolution and faster on a CPU per
 parameter), or the ImageNet-pretrainable EfficientNet-Lite0 (``encoder="efficientnet_lite0"``, lite_encoder.py),
 or Lite0 with the basic network's stem and stage 0 in place of its own (``encoder="lite0_basic_stem"``: Lite0 is
-slow on a CPU at strides 2 and 4, model_training/graft_stem.py), a top-down feature pyramid back to stride 4, and a head with ``out_channels`` maps. An optional
-*refinement* stage (``refine_channels`` > 0) looks at all the head's class probabilities together, with the decoder
-features, at stride 8 through dilated convolutions whose reach covers the whole map, and adds a correction to the
-logits: each pixel is still classified on its own by the head, the refinement lets a joint's map depend on where
-the other joints are (a wrist far from every elbow candidate can be pushed down). Its last convolution starts at
-zero, so a network extended from trained weights starts out computing exactly what it computed before.
+slow on a CPU at strides 2 and 4, model_training/graft_stem.py), a top-down feature pyramid back to stride 4,
+and a head with ``out_channels`` maps. An optional *refinement* stage (``refine_channels`` > 0) looks at all the
+head's class probabilities together, with the decoder features, at stride 8 through dilated convolutions whose reach
+covers the whole map, and adds a correction to the logits: each pixel is still classified on its own by the head,
+the refinement lets a joint's map depend on where the other joints are (a wrist far from every elbow candidate can
+be pushed down). Its last convolution starts at zero, so a network extended from trained weights starts out
+computing exactly what it computed before.
 Input: RGB float (B, 3, S, S) normalised by ``normalize_images``; output: (B, C, S/4, S/4) where C = K + 1 logits
 for the pixel-classification codec or K heatmaps for the regression baseline.
 
