@@ -86,6 +86,45 @@ def fit_adapter(hybrid: PoseNet, lite0: PoseNet, batches) -> np.ndarray:
     return (1.0 - residual / variance).numpy()
 
 
+def stage0_r2(hybrid: PoseNet, lite0: PoseNet, batches) -> np.ndarray:
+    """R^2 per channel (24,) of the hybrid's stage-0 output (after the adapter) against Lite0's stage-0 output."""
+    hybrid.eval()
+    lite0.eval()
+    err, total, total_sq, n = 0.0, 0.0, 0.0, 0
+    with torch.no_grad():
+        for x in batches:
+            target = lite0.stages[0](lite0.stem(x)).double()
+            err = err + ((hybrid.stages[0](hybrid.stem(x)).double() - target) ** 2).sum(dim=(0, 2, 3))
+            total, total_sq = total + target.sum(dim=(0, 2, 3)), total_sq + (target ** 2).sum(dim=(0, 2, 3))
+            n += target.numel() // target.shape[1]
+    return (1.0 - err / (total_sq - total ** 2 / n)).numpy()
+
+
+def distill_stem(hybrid: PoseNet, lite0: PoseNet, batches, steps: int, lr: float = 1e-3) -> list[float]:
+    """Train only the hybrid's stem and stage 0 (adapter included) so that their output (B, 24, H, W) matches
+    Lite0's stage-0 output on the same images (mean squared error; Lite0 fixed). The batch norms keep their
+    statistics (eval mode; their scales and shifts are trained), so what the loss sees is what inference computes.
+    ``batches`` yields normalised (B, 3, S, S) images and is cycled; returns the loss of every step."""
+    lite0.eval()
+    hybrid.eval()
+    cheap = torch.nn.ModuleList([hybrid.stem, hybrid.stages[0]])
+    optimiser = torch.optim.Adam(cheap.parameters(), lr=lr)
+    losses, step = [], 0
+    while step < steps:
+        for x in batches:
+            with torch.no_grad():
+                target = lite0.stages[0](lite0.stem(x))
+            loss = torch.nn.functional.mse_loss(hybrid.stages[0](hybrid.stem(x)), target)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+            step += 1
+            if step == steps:
+                break
+    return losses
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lite0", required=True, help="a trained checkpoint with the efficientnet_lite0 encoder")
@@ -93,6 +132,8 @@ def main(argv=None):
     parser.add_argument("--store", required=True, help="crop store whose first --samples crops fit the adapter")
     parser.add_argument("--samples", type=int, default=512)
     parser.add_argument("--input-size", type=int, default=192)
+    parser.add_argument("--distill-steps", type=int, default=0,
+                        help="then train the stem and stage 0 this many batches to match Lite0's stage 0")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     lite0, stem_source = load_checkpoint(args.lite0), load_checkpoint(args.stem_from)
@@ -102,9 +143,27 @@ def main(argv=None):
                                                              args.input_size))
     print(f"adapter fitted on {args.samples} crops at {args.input_size} px: R^2 per channel mean {r2.mean():.3f}, "
           f"min {r2.min():.3f}, max {r2.max():.3f}")
+    if args.distill_steps:
+        count = min(len(store.images), max(args.samples, 2048))  # the store's first crops: training images
+        rng = np.random.default_rng(0)
+
+        class Shuffled:  # a fresh order of the crops on every pass
+            def __iter__(self):
+                order = rng.permutation(count)
+                for start in range(0, count - 31, 32):
+                    images = [cv2.resize(store.images[i], (args.input_size, args.input_size),
+                                         interpolation=cv2.INTER_AREA) for i in order[start:start + 32]]
+                    yield normalize_images(torch.from_numpy(np.stack(images)))
+
+        losses = distill_stem(hybrid, lite0.network, Shuffled(), args.distill_steps)
+        r2 = stage0_r2(hybrid, lite0.network, training_batches(store, min(args.samples, len(store.images)),
+                                                                args.input_size))
+        print(f"distilled {args.distill_steps} batches (loss {np.mean(losses[:10]):.4f} -> "
+              f"{np.mean(losses[-10:]):.4f}): R^2 per channel mean {r2.mean():.3f}, min {r2.min():.3f}")
     payload = read_checkpoint(args.lite0)
     training = {"grafted": {"lite0": args.lite0, "stem_from": args.stem_from, "adapter_r2_mean": float(r2.mean()),
-                            "adapter_samples": args.samples, "input_size": args.input_size},
+                            "adapter_samples": args.samples, "input_size": args.input_size,
+                            "distill_steps": args.distill_steps},
                 "lite0_training": payload.get("training", {})}
     save_checkpoint(args.out, hybrid, lite0.codec, metrics={}, training=training)
     print(f"wrote {args.out} ({asdict(hybrid.config)['encoder']}, stem from {args.stem_from})")

@@ -8,7 +8,7 @@ from torch import nn
 
 from gymnast_pose.codec import PixelClassCodec
 from gymnast_pose.model import STEM_STAGE_WIDTH, PoseNet, PoseNetConfig, load_checkpoint, save_checkpoint
-from model_training.graft_stem import fit_adapter, graft_network, main
+from model_training.graft_stem import distill_stem, fit_adapter, graft_network, main, stage0_r2
 
 LITE0 = dict(encoder="efficientnet_lite0", stem_channels=32, stage_channels=(24, 40, 112, 320), decoder_channels=16,
              refine_channels=8)
@@ -72,6 +72,21 @@ def test_the_adapter_recovers_a_map_that_is_exactly_linear():
     with torch.no_grad():
         x = torch.randn(2, 3, 64, 64, generator=generator)
         assert torch.allclose(hybrid.stages[0](hybrid.stem(x)), lite0.stages[0](lite0.stem(x)), atol=1e-4)
+
+
+def test_distillation_trains_only_the_cheap_layers_towards_lite0s_stage_0():
+    lite0 = randomised(PoseNet(PoseNetConfig(**LITE0)), 8)
+    basic = randomised(PoseNet(PoseNetConfig(**BASIC)), 9)
+    hybrid = graft_network(lite0, basic)
+    untouched = {k: v.clone() for k, v in hybrid.state_dict().items() if not k.startswith(("stem.", "stages.0."))}
+    generator = torch.Generator().manual_seed(10)
+    batches = [torch.randn(4, 3, 32, 32, generator=generator) for _ in range(2)]
+    fit_adapter(hybrid, lite0, batches)
+    before = stage0_r2(hybrid, lite0, batches).mean()
+    losses = distill_stem(hybrid, lite0, batches, steps=60, lr=1e-3)
+    assert len(losses) == 60 and sum(losses[-5:]) < 0.8 * sum(losses[:5])
+    assert stage0_r2(hybrid, lite0, batches).mean() > before
+    assert all(torch.equal(hybrid.state_dict()[k], v) for k, v in untouched.items())
 
 
 def test_the_command_writes_a_checkpoint_that_loads_as_the_hybrid(tmp_path):
