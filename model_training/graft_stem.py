@@ -1,13 +1,15 @@
 """Give a trained EfficientNet-Lite0 pose network the basic network's fast stem (the ``lite0_basic_stem`` encoder).
 
-On two CPU cores Lite0 spends about three quarters of its time at strides 2 and 4, in depthwise convolutions over
+On two CPU cores Lite0 spends about two thirds of its time at strides 2 and 4, in depthwise convolutions over
 large maps; the basic network's stem and stage 0 (full 3x3 convolutions, 24 and 32 channels) do the same job at a
 fraction of the cost. This script builds the hybrid and seeds every layer from trained weights:
 
 - stem and stage 0's basic block from a basic-block checkpoint (``--stem-from``, e.g. the bundled model);
 - Lite0's stages 1-3, the feature pyramid, the head and the refinement from a Lite0 checkpoint (``--lite0``);
 - the 1x1 adapter between them (32 -> 24 channels) by least squares, so that on training crops its output
-  reproduces what Lite0's own stage 0 gave (R^2 per channel is printed).
+  reproduces what Lite0's own stage 0 gave (R^2 per channel is printed);
+- optionally (``--distill-steps N``) the stem, stage 0 and adapter are then trained for N batches to reproduce
+  Lite0's stage-0 output (``distill_stem``; everything else fixed), which the least-squares map alone does poorly.
 
 The grafted checkpoint is then fine-tuned as a whole (``train.py --arch lite0_basic_stem --init GRAFT``)::
 
@@ -61,6 +63,22 @@ def training_batches(store: CropStore, count: int, input_size: int, batch: int =
         yield normalize_images(torch.from_numpy(np.stack(images)))
 
 
+class ShuffledBatches:
+    """Normalised (B, 3, S, S) batches of the store's first ``count`` crops, in a fresh random order on every pass
+    (B = min(batch, count); an incomplete last batch is dropped)."""
+
+    def __init__(self, store: CropStore, count: int, input_size: int, batch: int = 32, seed: int = 0):
+        self.store, self.count, self.input_size, self.batch = store, count, input_size, min(batch, count)
+        self.rng = np.random.default_rng(seed)
+
+    def __iter__(self):
+        order = self.rng.permutation(self.count)
+        for start in range(0, self.count - self.batch + 1, self.batch):
+            images = [cv2.resize(self.store.images[i], (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
+                      for i in order[start:start + self.batch]]
+            yield normalize_images(torch.from_numpy(np.stack(images)))
+
+
 @torch.no_grad()
 def fit_adapter(hybrid: PoseNet, lite0: PoseNet, batches) -> np.ndarray:
     """Set the adapter (1x1 convolution + batch norm after the stage-0 block) to the least-squares map from the
@@ -111,6 +129,7 @@ def distill_stem(hybrid: PoseNet, lite0: PoseNet, batches, steps: int, lr: float
     optimiser = torch.optim.Adam(cheap.parameters(), lr=lr)
     losses, step = [], 0
     while step < steps:
+        before = step
         for x in batches:
             with torch.no_grad():
                 target = lite0.stages[0](lite0.stem(x))
@@ -122,6 +141,8 @@ def distill_stem(hybrid: PoseNet, lite0: PoseNet, batches, steps: int, lr: float
             step += 1
             if step == steps:
                 break
+        if step == before:
+            raise ValueError("distill_stem: no batches to train on")
     return losses
 
 
@@ -145,23 +166,14 @@ def main(argv=None):
           f"min {r2.min():.3f}, max {r2.max():.3f}")
     if args.distill_steps:
         count = min(len(store.images), max(args.samples, 2048))  # the store's first crops: training images
-        rng = np.random.default_rng(0)
-
-        class Shuffled:  # a fresh order of the crops on every pass
-            def __iter__(self):
-                order = rng.permutation(count)
-                for start in range(0, count - 31, 32):
-                    images = [cv2.resize(store.images[i], (args.input_size, args.input_size),
-                                         interpolation=cv2.INTER_AREA) for i in order[start:start + 32]]
-                    yield normalize_images(torch.from_numpy(np.stack(images)))
-
-        losses = distill_stem(hybrid, lite0.network, Shuffled(), args.distill_steps)
+        batches = ShuffledBatches(store, count, args.input_size)
+        losses = distill_stem(hybrid, lite0.network, batches, args.distill_steps)
         r2 = stage0_r2(hybrid, lite0.network, training_batches(store, min(args.samples, len(store.images)),
                                                                 args.input_size))
         print(f"distilled {args.distill_steps} batches (loss {np.mean(losses[:10]):.4f} -> "
               f"{np.mean(losses[-10:]):.4f}): R^2 per channel mean {r2.mean():.3f}, min {r2.min():.3f}")
     payload = read_checkpoint(args.lite0)
-    training = {"grafted": {"lite0": args.lite0, "stem_from": args.stem_from, "adapter_r2_mean": float(r2.mean()),
+    training = {"grafted": {"lite0": args.lite0, "stem_from": args.stem_from, "stage0_r2_mean": float(r2.mean()),
                             "adapter_samples": args.samples, "input_size": args.input_size,
                             "distill_steps": args.distill_steps},
                 "lite0_training": payload.get("training", {})}

@@ -87,6 +87,8 @@ def test_distillation_trains_only_the_cheap_layers_towards_lite0s_stage_0():
     assert len(losses) == 60 and sum(losses[-5:]) < 0.8 * sum(losses[:5])
     assert stage0_r2(hybrid, lite0, batches).mean() > before
     assert all(torch.equal(hybrid.state_dict()[k], v) for k, v in untouched.items())
+    with pytest.raises(ValueError, match="no batches"):
+        distill_stem(hybrid, lite0, [], steps=1)
 
 
 def test_the_command_writes_a_checkpoint_that_loads_as_the_hybrid(tmp_path):
@@ -98,8 +100,8 @@ def test_the_command_writes_a_checkpoint_that_loads_as_the_hybrid(tmp_path):
     make_store(tmp_path)
     main(["--lite0", str(tmp_path / "lite0.pt"), "--stem-from", str(tmp_path / "basic.pt"),
           "--store", str(tmp_path / "store.npz"),
-          "--samples", "8", "--input-size", "64", "--out", str(tmp_path / "graft.pt")])
+          "--samples", "8", "--input-size", "64", "--distill-steps", "2", "--out", str(tmp_path / "graft.pt")])
     loaded = load_checkpoint(tmp_path / "graft.pt")
     assert loaded.network.config.encoder == "lite0_basic_stem"
-    assert 0.0 <= loaded.metadata["training"]["grafted"]["adapter_r2_mean"] <= 1.0
+    assert 0.0 <= loaded.metadata["training"]["grafted"]["stage0_r2_mean"] <= 1.0
     assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 15, 16, 16)
