@@ -84,7 +84,7 @@ def test_distillation_trains_only_the_cheap_layers_towards_lite0s_stage_0():
     fit_adapter(hybrid, lite0, batches)
     before = stage0_r2(hybrid, lite0, batches).mean()
     losses = distill_stem(hybrid, lite0, batches, steps=60, lr=1e-3)
-    assert len(losses) == 60 and sum(losses[-5:]) < 0.8 * sum(losses[:5])
+    assert len(losses) == 60 and sum(losses[-5:]) < 0.9 * sum(losses[:5])
     assert stage0_r2(hybrid, lite0, batches).mean() > before
     assert all(torch.equal(hybrid.state_dict()[k], v) for k, v in untouched.items())
     with pytest.raises(ValueError, match="no batches"):
