@@ -103,5 +103,6 @@ def test_the_command_writes_a_checkpoint_that_loads_as_the_hybrid(tmp_path):
           "--samples", "8", "--input-size", "64", "--distill-steps", "2", "--out", str(tmp_path / "graft.pt")])
     loaded = load_checkpoint(tmp_path / "graft.pt")
     assert loaded.network.config.encoder == "lite0_basic_stem"
-    assert 0.0 <= loaded.metadata["training"]["grafted"]["stage0_r2_mean"] <= 1.0
+    assert loaded.metadata["training"]["grafted"]["stage0_r2_mean"] <= 1.0  # R^2 may be negative after 2 steps
+    assert loaded.metadata["training"]["grafted"]["distill_steps"] == 2
     assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 15, 16, 16)
