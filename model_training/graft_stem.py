@@ -58,9 +58,13 @@ def graft_network(lite0: PoseNet, stem_source: PoseNet) -> PoseNet:
 def training_batches(store: CropStore, count: int, input_size: int, batch: int = 32):
     """Normalised (B, 3, S, S) batches of the store's first ``count`` crops, resized to ``input_size``."""
     for start in range(0, count, batch):
-        images = [cv2.resize(img, (input_size, input_size), interpolation=cv2.INTER_AREA)
-                  for img in store.images[start:min(count, start + batch)]]
-        yield normalize_images(torch.from_numpy(np.stack(images)))
+        yield resized_batch(store, range(start, min(count, start + batch)), input_size)
+
+
+def resized_batch(store: CropStore, indices, input_size: int) -> torch.Tensor:
+    """The store's crops at ``indices``, resized to ``input_size``: normalised (B, 3, S, S)."""
+    images = [cv2.resize(store.images[i], (input_size, input_size), interpolation=cv2.INTER_AREA) for i in indices]
+    return normalize_images(torch.from_numpy(np.stack(images)))
 
 
 class ShuffledBatches:
@@ -74,9 +78,7 @@ class ShuffledBatches:
     def __iter__(self):
         order = self.rng.permutation(self.count)
         for start in range(0, self.count - self.batch + 1, self.batch):
-            images = [cv2.resize(self.store.images[i], (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
-                      for i in order[start:start + self.batch]]
-            yield normalize_images(torch.from_numpy(np.stack(images)))
+            yield resized_batch(self.store, order[start:start + self.batch], self.input_size)
 
 
 @torch.no_grad()
